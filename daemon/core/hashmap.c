@@ -1,0 +1,80 @@
+/* Open-addressing (linear probing) hash map with string keys; no deletion needed by its users. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/hashmap.h"
+#include "ioc/error.h"
+
+void hashmap_init(hashmap_t *m) { memset(m, 0, sizeof *m); }
+
+void hashmap_free(hashmap_t *m)
+{
+    free(m->slots);
+    hashmap_init(m);
+}
+
+uint64_t hashmap_hash(const char *key)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+        h ^= *p;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static struct hashmap_slot *find(const hashmap_t *m, const char *key, uint64_t h)
+{
+    size_t mask = m->cap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        struct hashmap_slot *s = &m->slots[i];
+        if (!s->key || (s->hash == h && strcmp(s->key, key) == 0))
+            return s;
+    }
+}
+
+void *hashmap_get(const hashmap_t *m, const char *key)
+{
+    if (!m->cap)
+        return NULL;
+    struct hashmap_slot *s = find(m, key, hashmap_hash(key));
+    return s->key ? s->value : NULL;
+}
+
+static int grow(hashmap_t *m)
+{
+    size_t ncap = m->cap ? m->cap * 2 : 64;
+    struct hashmap_slot *old = m->slots;
+    size_t ocap = m->cap;
+    m->slots = calloc(ncap, sizeof *m->slots);
+    if (!m->slots) {
+        m->slots = old;
+        return IOC_ENOMEM;
+    }
+    m->cap = ncap;
+    for (size_t i = 0; i < ocap; i++) {
+        if (old[i].key)
+            *find(m, old[i].key, old[i].hash) = old[i];
+    }
+    free(old);
+    return IOC_OK;
+}
+
+int hashmap_put(hashmap_t *m, const char *key, void *value)
+{
+    /* Keep the load factor under 0.7 so probes stay short. */
+    if ((m->count + 1) * 10 > m->cap * 7) {
+        int rc = grow(m);
+        if (rc)
+            return rc;
+    }
+    uint64_t h = hashmap_hash(key);
+    struct hashmap_slot *s = find(m, key, h);
+    if (!s->key) {
+        s->key = key;
+        s->hash = h;
+        m->count++;
+    }
+    s->value = value;
+    return IOC_OK;
+}
