@@ -60,7 +60,7 @@ typedef struct config {
 
 /* Loads and validates a config file. On success returns 0 and *out (free with config_free).
  * On failure returns a negative ioc_err_t and writes "file:line:column: key.path: what is
- * wrong" into err. `//` and `/* */` comments are allowed in the file. */
+ * wrong" into err. Line and block comments (// and slash-star) are allowed in the file. */
 int config_load(const char *path, config_t **out, char *err, size_t errlen);
 /* Same as config_load with the text given (name is used in messages). */
 int config_parse(const char *name, const char *text, size_t len, config_t **out, char *err,
