@@ -1,0 +1,12 @@
+/* HTTP API routes of the daemon, registered on the web server. */
+#ifndef IOCD_API_H
+#define IOCD_API_H
+
+#include "app.h"
+
+/* Registers GET /healthz and GET /metrics. Returns 0 or an ioc_err_t. */
+int api_health_register(app_t *app);
+/* Registers POST /api/v1/write and POST /write (InfluxDB line protocol). Returns 0 or ioc_err_t. */
+int api_write_register(app_t *app);
+
+#endif
