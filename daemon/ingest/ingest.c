@@ -425,6 +425,12 @@ int ingest_when_durable(ingest_t *in, uint64_t mark, ingest_durable_cb cb, void 
     return IOC_OK;
 }
 
+void ingest_set_store(ingest_t *in, store_t *store)
+{
+    in->o.store = store;
+    pump(in);
+}
+
 void ingest_store_state(ingest_t *in, bool up)
 {
     if (up)

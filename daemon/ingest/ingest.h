@@ -41,6 +41,8 @@ uint64_t ingest_mark(const ingest_t *in);
  * was dropped. Seals the open batch now so the caller does not wait for the batch timer.
  * Returns 0 or IOC_ENOMEM. */
 int ingest_when_durable(ingest_t *in, uint64_t mark, ingest_durable_cb cb, void *ud);
+/* Sets the store once it exists (the embedded database starts after ingest). */
+void ingest_set_store(ingest_t *in, store_t *store);
 /* The store went up or down (wired to store_opts.on_state): resumes commits or replay. */
 void ingest_store_state(ingest_t *in, bool up);
 /* Seals the open batch and waits until every batch is committed or spooled, at most
