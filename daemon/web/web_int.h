@@ -1,0 +1,139 @@
+/* Private definitions shared by the web module's files (server, requests, static files). */
+#ifndef IOCD_WEB_INT_H
+#define IOCD_WEB_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+
+#include "core/strbuf.h"
+#include "web/web.h"
+
+#define WEB_MAX_ROUTES 64
+#define WEB_MAX_QUERY 8192            /* bytes of query string accepted */
+#define WEB_MAX_HEADERS 16384         /* lws header buffer per connection */
+#define WEB_MAX_FILE (16u << 20)      /* largest static file served */
+#define WEB_WRITE_CHUNK (64u << 10)   /* body bytes per WRITEABLE callback */
+
+typedef struct web_route_ent {
+    char method[8];     /* "GET", ..., or "*" */
+    char *path;         /* owned; without the trailing '*' for a prefix */
+    size_t plen;
+    bool prefix;
+    web_handler_fn fn;
+    void *ud;
+    size_t max_body;
+} web_route_ent_t;
+
+/* Decoder for a Transfer-Encoding: chunked request body. */
+typedef struct web_chunked {
+    int state;
+    uint64_t left;      /* bytes left in the current chunk, or size being parsed */
+    size_t line;        /* bytes in the current size/trailer line */
+    size_t trailer;     /* bytes of trailer section seen */
+} web_chunked_t;
+
+typedef enum web_req_state {
+    WEB_REQ_READING,    /* reading the body */
+    WEB_REQ_HANDLING,   /* handler called, waiting for web_respond */
+    WEB_REQ_STATIC,     /* a file-system operation is in flight */
+    WEB_REQ_WRITING     /* response stored, written from WRITEABLE */
+} web_req_state_t;
+
+typedef struct web_hdr {
+    struct web_hdr *next;
+    char *name, *value;
+} web_hdr_t;
+
+/* Per-connection data lws allocates for us (per_session_data_size). */
+typedef struct web_conn {
+    web_req_t *req;     /* the request in progress on this connection, or NULL */
+} web_conn_t;
+
+struct web_req {
+    web_t *w;
+    struct lws *wsi;          /* NULL once orphaned (client gone during a file read) */
+    web_conn_t *conn;         /* NULL once orphaned */
+    web_req_t *prev, *next;   /* w->reqs: requests bound to a connection */
+    web_req_state_t state;
+    char method[8];
+    char *path;               /* decoded path, owned */
+    char *args;               /* decoded "name=value\0" fragments, owned */
+    size_t args_len;
+    web_hdr_t *hdrs;          /* headers looked up so far (copies) */
+    char peer[64];
+    const web_route_ent_t *route;
+    strbuf_t body;
+    bool chunked, head, close_after;
+    web_chunked_t ck;
+    void (*cancel)(void *ud);
+    void *cancel_ud;
+    /* response */
+    int status;
+    char ctype[80];
+    char allow[64];
+    unsigned char *resp;      /* LWS_PRE bytes of headroom, then the body; owned */
+    size_t resp_len, resp_off;
+    bool hdr_sent;
+    /* static file */
+    uv_fs_t fs;
+    uv_file fd;
+    char *fpath;
+    size_t fsize, fgot;
+    bool index_tried;
+};
+
+struct web {
+    uv_loop_t *loop;
+    struct lws_context *ctx;  /* lws writes NULL here once the context is freed */
+    struct lws_vhost *vh;
+    int port;
+    char *static_root;        /* realpath of static_dir, owned, or NULL */
+    web_route_ent_t routes[WEB_MAX_ROUTES];
+    size_t nroutes;
+    web_req_t *reqs;
+    bool closing;
+    uv_timer_t reaper;
+    int reaper_ticks;
+    void (*done)(void *ud);
+    void *done_ud;
+};
+
+/* Makes a request for a connection and links it into w->reqs. Returns NULL on ENOMEM. */
+web_req_t *web_req_new(web_t *w, struct lws *wsi, web_conn_t *conn, const char *method,
+                       const char *path);
+/* Copies the query fragments and the peer address from lws. Returns 0 or IOC_ENOMEM. */
+int web_req_load(web_req_t *req);
+/* Unlinks and frees a request (does not run the cancel callback). */
+void web_req_free(web_req_t *req);
+/* Detaches a request from its connection and from w->reqs; its in-flight file operation
+ * frees it when it completes. */
+void web_req_orphan(web_req_t *req);
+/* Stores a response (body copied) and asks lws for a WRITEABLE callback. `allow` may be NULL.
+ * Returns 0 or IOC_ENOMEM (then the connection should be closed). */
+int web_req_reply(web_req_t *req, int status, const char *ctype, const char *body, size_t len,
+                  const char *allow);
+/* Same, taking ownership of buf (LWS_PRE bytes of headroom, then len bytes of body). */
+int web_req_reply_take(web_req_t *req, int status, const char *ctype, unsigned char *buf,
+                       size_t len, const char *allow);
+/* Replies with a short text/plain error body. */
+void web_req_error(web_req_t *req, int status, const char *text);
+/* Writes the next piece of the response from LWS_CALLBACK_HTTP_WRITEABLE. Returns 0 while
+ * more is to come, 1 when the response is complete, -1 on a write error. */
+int web_req_write(web_req_t *req);
+
+/* Starts serving req->path from w->static_root (GET/HEAD). Replies itself. */
+void web_static_serve(web_req_t *req);
+/* The content type for a file name, by extension. */
+const char *web_static_type(const char *name);
+
+/* Resets a chunked decoder. */
+void web_chunked_init(web_chunked_t *ck);
+/* Decodes `len` bytes of chunked encoding, appending the data to out. Returns 1 when the
+ * last chunk and trailers are complete (`*used` says how much of in was consumed), 0 when
+ * more is needed, IOC_EINVAL on bad framing, IOC_ETOOBIG when out's limit is exceeded. */
+int web_chunked_feed(web_chunked_t *ck, const char *in, size_t len, strbuf_t *out,
+                     size_t *used);
+
+#endif
