@@ -1,0 +1,36 @@
+/* The engine: indicators (KPIs) computed incrementally from samples over sliding windows, with
+ * group-by, expressions, targets/status, rollups persisted at 1m/1h/1d, and warm-up at start. */
+#ifndef IOCD_ENGINE_H
+#define IOCD_ENGINE_H
+
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <uv.h>
+
+#include "config/config.h"
+#include "hub/hub.h"
+#include "ingest/series.h"
+
+typedef struct engine engine_t;
+
+/* Validates cfg->indicators (errors as "file:line:column: indicators[i].key: what is wrong",
+ * located with config_locate) and creates the engine; changes go to hub (may be NULL in tests).
+ * Returns 0 or a negative ioc_err_t with the message in err. */
+int engine_create(uv_loop_t *loop, const config_t *cfg, hub_t *hub, engine_t **out, char *err,
+                  size_t errlen);
+/* Validates the indicators of cfg without creating anything (for --check-config and SIGHUP). */
+int engine_check_config(const config_t *cfg, char *err, size_t errlen);
+/* Gives the engine its database (connection string): it persists rollups and warms its windows
+ * from them and from raw samples. May be called once, when the store's DSN is known. */
+void engine_set_dsn(engine_t *e, const char *dsn);
+/* Feeds one accepted sample (called by ingest for every sample it accepts). Must be O(1)
+ * amortised per matching indicator. */
+void engine_on_sample(engine_t *e, const series_t *se, int64_t ts_us, double value);
+/* Every indicator with its definition, current value per group and status, as
+ * GET /api/v1/indicators returns it (caller frees with cJSON_Delete). */
+cJSON *engine_indicators_json(engine_t *e);
+/* Flushes pending rollups and frees the engine once its handles are closed. */
+void engine_close(engine_t *e, void (*done)(void *ud), void *ud);
+
+#endif

@@ -1,0 +1,45 @@
+/* The hub: live updates to WebSocket clients. Topics, per-tick batching, frames serialised once
+ * and shared by reference count, per-connection bounded and conflated queues. */
+#ifndef IOCD_HUB_H
+#define IOCD_HUB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <uv.h>
+
+typedef struct hub hub_t;
+
+/* One indicator value for one group, as DESIGN.md's update items carry it. */
+typedef struct hub_item {
+    const char *indicator; /* indicator id */
+    const char *group;     /* group key, e.g. "Tân An"; "" for an ungrouped indicator */
+    int64_t ts_us;         /* time of the value */
+    double value;
+    bool has_value;        /* false: no data (value is sent as null) */
+    const char *status;    /* "ok", "warn", "crit" or "no-data" */
+} hub_item_t;
+
+/* Builds the current state for a snapshot: a JSON array of items (same fields as updates) for
+ * the topic "indicators" or "indicator:<id>", or of alerts for "alerts". The hub owns the
+ * returned value. NULL means the topic is unknown. */
+typedef cJSON *(*hub_snapshot_fn)(void *ud, const char *topic);
+
+typedef struct hub_opts {
+    uint32_t tick_ms;        /* updates are batched per tick (default 250) */
+    uint32_t max_queue;      /* frames queued per connection before it is resynced (default 64) */
+} hub_opts_t;
+
+/* Creates the hub on the loop. Returns 0 or an ioc_err_t. */
+int hub_create(uv_loop_t *loop, const hub_opts_t *opts, hub_t **out);
+/* Sets who answers snapshot requests (the engine, and alerts for "alerts"). */
+void hub_set_snapshot_provider(hub_t *h, const char *topic_prefix, hub_snapshot_fn fn, void *ud);
+/* Records a changed value; conflated per (indicator, group) until the next tick. Strings copied. */
+void hub_update(hub_t *h, const hub_item_t *item);
+/* Sends one alert event (copied) to "alerts" subscribers at the next tick. */
+void hub_alert(hub_t *h, const cJSON *alert);
+/* Closes every connection's hub state and frees the hub after its timer closes. */
+void hub_close(hub_t *h, void (*done)(void *ud), void *ud);
+
+#endif
