@@ -397,7 +397,10 @@ int ingest_submit(ingest_t *in, const ioc_sample_t *samples, size_t n, int64_t n
             return rc;
         }
         in->st.samples_received++;
-        rc = add_sample(in, se, samples[i].ts_us ? samples[i].ts_us : now_us, samples[i].value);
+        int64_t ts = samples[i].ts_us ? samples[i].ts_us : now_us;
+        rc = add_sample(in, se, ts, samples[i].value);
+        if (rc == IOC_OK && in->o.on_sample)
+            in->o.on_sample(in->o.on_sample_ud, se, ts, samples[i].value);
         if (rc)
             return rc;
     }

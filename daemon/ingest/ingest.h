@@ -7,6 +7,7 @@
 
 #include <uv.h>
 
+#include "ingest/series.h"
 #include "ioc/collector.h"
 #include "store/spool.h"
 #include "store/store.h"
@@ -21,6 +22,9 @@ typedef struct ingest_opts {
     uint32_t max_spool_inflight; /* batches being written to the spool at once (default 8) */
     store_t *store;              /* borrowed; may be NULL only in tests that never commit */
     spool_t *spool;              /* borrowed */
+    /* Sees every accepted sample (the engine); NULL for none. */
+    void (*on_sample)(void *ud, const series_t *se, int64_t ts_us, double value);
+    void *on_sample_ud;
 } ingest_opts_t;
 
 /* Result of a durability wait: IOC_OK once every sample submitted before the wait is committed
