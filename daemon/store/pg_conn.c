@@ -1,0 +1,388 @@
+/* One non-blocking libpq connection on the loop: connect, commands and COPY IN via uv_poll. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/log.h"
+#include "ioc/error.h"
+#include "store/pg_conn.h"
+
+#define PG_COPY_CHUNK (64 * 1024)
+
+typedef enum phase {
+    PH_CONNECTING, /* PQconnectPoll in progress */
+    PH_IDLE,       /* connected, no command */
+    PH_FLUSH,      /* command (or COPY end) queued, output not yet all sent */
+    PH_RESULTS,    /* waiting for results */
+    PH_COPY,       /* server is in COPY IN: streaming data */
+} phase_t;
+
+struct pg_conn {
+    uv_loop_t *loop;
+    PGconn *conn;
+    uv_poll_t *poll; /* heap: closed asynchronously and freed in its close callback */
+    int poll_fd;
+    int events;
+    phase_t phase;
+    pg_conn_cbs_t cbs;
+    void *ud;
+
+    pg_result_cb cb; /* the command in flight */
+    void *cb_ud;
+    PGresult *kept; /* first error, else last result, of the command in flight */
+    bool kept_error;
+    const char *copy_data;
+    size_t copy_len, copy_off;
+    bool copy_pending; /* the command is a COPY IN with data to send */
+
+    int busy;    /* depth of callbacks running from pg_conn */
+    bool doomed; /* pg_conn_free ran while busy: free on the way out */
+};
+
+static void on_poll(uv_poll_t *h, int status, int events);
+
+/* Server notices (e.g. "relation already exists, skipping") go to the debug log, not stderr. */
+static void on_notice(void *arg, const char *msg)
+{
+    char q[512];
+    (void)arg;
+    log_debug("store", "event=pg_notice message=%s", log_q(q, sizeof q, msg));
+}
+
+static void free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void detach_poll(pg_conn_t *c)
+{
+    if (!c->poll)
+        return;
+    uv_poll_stop(c->poll);
+    c->poll->data = NULL;
+    uv_close((uv_handle_t *)c->poll, free_handle);
+    c->poll = NULL;
+    c->events = 0;
+}
+
+/* Polls the connection's current socket for events, re-creating the handle if it changed. */
+static int watch(pg_conn_t *c, int events)
+{
+    int fd = PQsocket(c->conn);
+    if (fd < 0)
+        return IOC_EDB;
+    if (c->poll && c->poll_fd != fd)
+        detach_poll(c);
+    if (!c->poll) {
+        c->poll = malloc(sizeof *c->poll);
+        if (!c->poll)
+            return IOC_ENOMEM;
+        if (uv_poll_init_socket(c->loop, c->poll, fd) != 0) {
+            free(c->poll);
+            c->poll = NULL;
+            return IOC_EIO;
+        }
+        c->poll->data = c;
+        c->poll_fd = fd;
+    }
+    if (events == c->events)
+        return IOC_OK;
+    c->events = events;
+    return uv_poll_start(c->poll, events, on_poll) == 0 ? IOC_OK : IOC_EIO;
+}
+
+static void clear_command(pg_conn_t *c)
+{
+    PQclear(c->kept);
+    c->kept = NULL;
+    c->kept_error = false;
+    c->cb = NULL;
+    c->copy_pending = false;
+}
+
+/* Reports the connection broken (once) and stops watching it. */
+static void broken(pg_conn_t *c, const char *why)
+{
+    detach_poll(c);
+    clear_command(c);
+    c->phase = PH_IDLE;
+    c->busy++;
+    c->cbs.on_broken(c->ud, why ? why : PQerrorMessage(c->conn));
+    c->busy--;
+}
+
+static void connect_step(pg_conn_t *c)
+{
+    PostgresPollingStatusType st = PQconnectPoll(c->conn);
+    int rc = IOC_OK;
+    switch (st) {
+    case PGRES_POLLING_READING:
+        rc = watch(c, UV_READABLE);
+        break;
+    case PGRES_POLLING_WRITING:
+        rc = watch(c, UV_WRITABLE);
+        break;
+    case PGRES_POLLING_OK:
+        if (PQsetnonblocking(c->conn, 1) != 0) {
+            broken(c, "cannot make the connection non-blocking");
+            return;
+        }
+        c->phase = PH_IDLE;
+        rc = watch(c, UV_READABLE);
+        if (rc == IOC_OK) {
+            c->busy++;
+            c->cbs.on_connected(c->ud);
+            c->busy--;
+            return;
+        }
+        break;
+    default:
+        broken(c, NULL);
+        return;
+    }
+    if (rc != IOC_OK)
+        broken(c, "cannot poll the connection's socket");
+}
+
+/* Keeps the first error result, else the latest result, of the command in flight. */
+static void keep_result(pg_conn_t *c, PGresult *res)
+{
+    ExecStatusType st = PQresultStatus(res);
+    bool err = st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY;
+    if (c->kept_error) {
+        PQclear(res);
+        return;
+    }
+    PQclear(c->kept);
+    c->kept = res;
+    c->kept_error = err;
+}
+
+/* Hands the finished command's result to its callback. */
+static void deliver(pg_conn_t *c)
+{
+    pg_result_cb cb = c->cb;
+    void *ud = c->cb_ud;
+    PGresult *res = c->kept;
+    int status = (c->kept_error || !res) ? IOC_EDB : IOC_OK;
+    c->kept = NULL;
+    clear_command(c);
+    c->phase = PH_IDLE;
+    c->busy++;
+    cb(ud, status, res);
+    c->busy--;
+    PQclear(res);
+}
+
+/* Streams COPY data; returns 1 when all is sent and the end queued, 0 to wait, -1 if broken. */
+static int copy_step(pg_conn_t *c)
+{
+    while (c->copy_off < c->copy_len) {
+        size_t n = c->copy_len - c->copy_off;
+        if (n > PG_COPY_CHUNK)
+            n = PG_COPY_CHUNK;
+        int r = PQputCopyData(c->conn, c->copy_data + c->copy_off, (int)n);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            return 0;
+        c->copy_off += n;
+    }
+    int r = PQputCopyEnd(c->conn, NULL);
+    return r < 0 ? -1 : r;
+}
+
+/* Advances the command in flight as far as the socket allows, then sets the poll events. */
+static void pump(pg_conn_t *c, int events)
+{
+    if ((events & UV_READABLE) && !PQconsumeInput(c->conn)) {
+        broken(c, NULL);
+        return;
+    }
+    for (;;) {
+        switch (c->phase) {
+        case PH_CONNECTING:
+            return;
+        case PH_IDLE:
+            if (PQstatus(c->conn) == CONNECTION_BAD) {
+                broken(c, NULL);
+                return;
+            }
+            for (PGnotify *n; (n = PQnotifies(c->conn)) != NULL;)
+                PQfreemem(n);
+            if (watch(c, UV_READABLE))
+                broken(c, "cannot poll the connection's socket");
+            return;
+        case PH_FLUSH: {
+            int r = PQflush(c->conn);
+            if (r < 0) {
+                broken(c, NULL);
+                return;
+            }
+            if (r > 0) {
+                if (watch(c, UV_READABLE | UV_WRITABLE))
+                    broken(c, "cannot poll the connection's socket");
+                return;
+            }
+            c->phase = PH_RESULTS;
+            break;
+        }
+        case PH_RESULTS:
+            while (!PQisBusy(c->conn)) {
+                PGresult *res = PQgetResult(c->conn);
+                if (!res) {
+                    deliver(c);
+                    return;
+                }
+                if (PQresultStatus(res) == PGRES_COPY_IN) {
+                    PQclear(res);
+                    if (!c->copy_pending) {
+                        /* A COPY we did not ask to feed: end it with an error. */
+                        PQputCopyEnd(c->conn, "unexpected COPY");
+                        c->phase = PH_FLUSH;
+                    } else {
+                        c->phase = PH_COPY;
+                    }
+                    break;
+                }
+                keep_result(c, res);
+            }
+            if (c->phase != PH_RESULTS)
+                break;
+            if (PQstatus(c->conn) == CONNECTION_BAD) {
+                broken(c, NULL);
+                return;
+            }
+            if (watch(c, UV_READABLE))
+                broken(c, "cannot poll the connection's socket");
+            return;
+        case PH_COPY: {
+            int r = copy_step(c);
+            if (r < 0) {
+                broken(c, NULL);
+                return;
+            }
+            if (r == 0) {
+                if (watch(c, UV_READABLE | UV_WRITABLE))
+                    broken(c, "cannot poll the connection's socket");
+                return;
+            }
+            c->copy_pending = false;
+            c->phase = PH_FLUSH;
+            break;
+        }
+        }
+    }
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    pg_conn_t *c = h->data;
+    if (!c)
+        return;
+    c->busy++;
+    if (status < 0)
+        broken(c, uv_strerror(status));
+    else if (c->phase == PH_CONNECTING)
+        connect_step(c);
+    else
+        pump(c, events);
+    c->busy--;
+    if (c->doomed && c->busy == 0)
+        free(c);
+}
+
+int pg_conn_start(uv_loop_t *loop, const char *dsn, const pg_conn_cbs_t *cbs, void *ud,
+                  pg_conn_t **out, char *err, size_t errlen)
+{
+    int rc = IOC_ENOMEM;
+    pg_conn_t *c = calloc(1, sizeof *c);
+    if (!c)
+        goto fail;
+    c->loop = loop;
+    c->cbs = *cbs;
+    c->ud = ud;
+    c->phase = PH_CONNECTING;
+    c->poll_fd = -1;
+    c->conn = PQconnectStart(dsn);
+    if (!c->conn)
+        goto fail;
+    PQsetNoticeProcessor(c->conn, on_notice, NULL);
+    rc = IOC_EDB;
+    if (PQstatus(c->conn) == CONNECTION_BAD) {
+        snprintf(err, errlen, "%s", PQerrorMessage(c->conn));
+        goto fail;
+    }
+    /* libpq: behave as if PQconnectPoll had returned PGRES_POLLING_WRITING. */
+    rc = watch(c, UV_WRITABLE);
+    if (rc != IOC_OK)
+        goto fail;
+    *out = c;
+    return IOC_OK;
+fail:
+    if (rc == IOC_ENOMEM)
+        snprintf(err, errlen, "out of memory");
+    else if (rc != IOC_EDB)
+        snprintf(err, errlen, "cannot poll the connection's socket");
+    if (c) {
+        detach_poll(c);
+        PQfinish(c->conn);
+        free(c);
+    }
+    return rc;
+}
+
+/* Marks a command started; the writable event flushes it from the loop. */
+static int start_command(pg_conn_t *c, pg_result_cb cb, void *ud)
+{
+    c->cb = cb;
+    c->cb_ud = ud;
+    c->phase = PH_FLUSH;
+    return watch(c, UV_READABLE | UV_WRITABLE) == IOC_OK ? IOC_OK : IOC_EDB;
+}
+
+int pg_conn_send(pg_conn_t *c, const char *sql, int nparams, const Oid *types,
+                 const char *const *values, const int *lengths, const int *formats,
+                 pg_result_cb cb, void *ud)
+{
+    if (!c->conn || c->phase != PH_IDLE || c->cb || PQstatus(c->conn) != CONNECTION_OK)
+        return IOC_EDB;
+    int ok = nparams < 0
+                 ? PQsendQuery(c->conn, sql)
+                 : PQsendQueryParams(c->conn, sql, nparams, types, values, lengths, formats, 0);
+    if (!ok)
+        return IOC_EDB;
+    return start_command(c, cb, ud);
+}
+
+int pg_conn_copy_in(pg_conn_t *c, const char *sql, const void *data, size_t len,
+                    pg_result_cb cb, void *ud)
+{
+    if (!c->conn || c->phase != PH_IDLE || c->cb || PQstatus(c->conn) != CONNECTION_OK)
+        return IOC_EDB;
+    if (!PQsendQueryParams(c->conn, sql, 0, NULL, NULL, NULL, NULL, 0))
+        return IOC_EDB;
+    c->copy_data = data;
+    c->copy_len = len;
+    c->copy_off = 0;
+    c->copy_pending = true;
+    return start_command(c, cb, ud);
+}
+
+PGconn *pg_conn_raw(pg_conn_t *c)
+{
+    return c->conn;
+}
+
+void pg_conn_free(pg_conn_t *c)
+{
+    if (!c || c->doomed)
+        return;
+    detach_poll(c);
+    clear_command(c);
+    PQfinish(c->conn);
+    c->conn = NULL;
+    c->doomed = true;
+    if (c->busy == 0)
+        free(c);
+}
