@@ -121,6 +121,7 @@ typedef struct sim_emitter {
 } sim_emitter_t;
 
 /* sim_rng.c */
+/* Seeds r from a 64-bit seed (splitmix64), so every seed, 0 included, is usable. */
 void sim_rng_seed(sim_rng_t *r, uint64_t seed);
 /* Returns a uniform double in [0, 1). */
 double sim_rng_unit(sim_rng_t *r);
@@ -152,10 +153,12 @@ double sim_curve(sim_curve_t c, double s, int weekend);
 double sim_curve_integral(sim_curve_t c, double s0, double dt, int weekend);
 
 /* sim_config.c */
-/* Checks the instance config object; on error writes a message naming the key into err. */
+/* Checks the instance config object into *out; returns IOC_OK, or IOC_EINVAL with a message
+ * naming the key (or array element) written into err. */
 int sim_config_parse(const cJSON *obj, sim_config_t *out, char *err, size_t errlen);
 
 /* sim_emit.c */
+/* Starts a round: samples get timestamp ts_us and go to svc->emit(host, ...). */
 void sim_emit_begin(sim_emitter_t *em, const ioc_host_services_t *svc, ioc_host_t *host,
                     int64_t ts_us);
 /* Queues one sample (strings borrowed until the next flush); returns the emitter status. */
@@ -167,6 +170,7 @@ int sim_emit_flush(sim_emitter_t *em);
 /* sim_world.c */
 /* Builds the province for cfg; returns IOC_OK or IOC_ENOMEM. Free with sim_world_free. */
 int sim_world_init(sim_world_t *w, const sim_config_t *cfg);
+/* Frees the entity arrays; w can be initialised again. */
 void sim_world_free(sim_world_t *w);
 /* Moves the state to simulated time t_us (steps, or resamples after a long gap). */
 void sim_world_advance(sim_world_t *w, int64_t t_us);
@@ -177,26 +181,33 @@ size_t sim_world_series(const sim_world_t *w);
 /* Fills an entity's tags: district=<name of district d>, id=<id>. */
 void sim_entity_tags(ioc_tag_t tags[2], int d, const char *id);
 
-/* sim_traffic.c */
+/* Each part of the province has the same life cycle:
+ * build  allocates its entities (static traits drawn from the seed); returns IOC_OK or IOC_ENOMEM;
+ * settle draws the changing state from its steady state (start, or after a long gap);
+ * step   moves the changing state on by dt seconds (dt <= 60) at local second s;
+ * accrue adds the day's counted arrivals over [s0, s0 + dt] of one local day;
+ * emit   queues one sample per entity and metric; returns the emitter status. */
+
+/* sim_traffic.c: traffic sensors and incidents */
 int sim_traffic_build(sim_world_t *w);
 void sim_traffic_settle(sim_world_t *w, double s, int weekend);
 void sim_traffic_step(sim_world_t *w, double s, int weekend, double dt);
 int sim_traffic_emit(sim_world_t *w, sim_emitter_t *em, double s, int weekend);
 
-/* sim_lighting.c */
+/* sim_lighting.c: streetlight cabinets */
 int sim_lighting_build(sim_world_t *w);
 void sim_lighting_settle(sim_world_t *w);
 void sim_lighting_step(sim_world_t *w, double dt);
 int sim_lighting_emit(sim_world_t *w, sim_emitter_t *em, double s);
 
-/* sim_camera.c */
+/* sim_camera.c: camera groups and security events */
 int sim_camera_build(sim_world_t *w);
 void sim_camera_settle(sim_world_t *w);
 void sim_camera_step(sim_world_t *w, double dt);
 void sim_camera_accrue(sim_world_t *w, double s0, double dt, int weekend);
 int sim_camera_emit(sim_world_t *w, sim_emitter_t *em);
 
-/* sim_civic.c: public services and 1022 feedback */
+/* sim_civic.c: public services and 1022 feedback; new_day zeroes the daily counters */
 void sim_civic_build(sim_world_t *w);
 void sim_civic_settle(sim_world_t *w);
 void sim_civic_new_day(sim_world_t *w);

@@ -7,7 +7,7 @@
 
 #define NOISE_SIGMA 0.12          /* spread of a section's demand around the curve */
 #define NOISE_TAU_S 900.0         /* how long a deviation lasts */
-#define INCIDENT_RATE (1.0 / (10.0 * SIM_DAY_S)) /* per section at full demand */
+#define INCIDENT_RATE (1.0 / (4.0 * SIM_DAY_S)) /* per section at full demand */
 #define INCIDENT_MEAN_S 2400.0    /* an incident stays open 40 minutes on average */
 #define PEAK_DEMAND 0.98          /* maximum of SIM_CURVE_TRAFFIC */
 
