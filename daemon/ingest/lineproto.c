@@ -250,7 +250,7 @@ static int lp_field_value(lp_ctx_t *c, const lp_str_t *key, double *v)
         uint64_t uv;
         rc = lp_num_uint(s, n - 1, &uv);
         *v = (double)uv;
-    } else if (lp_bool(s, n, v)) {
+    } else if ((*s == 't' || *s == 'T' || *s == 'f' || *s == 'F') && lp_bool(s, n, v)) {
         rc = LP_NUM_OK;
     } else {
         rc = lp_num_float(s, n, c->arena + c->arena_len, v);
