@@ -64,11 +64,35 @@ static int check_entry(cfg_ctx_t *c, const cJSON *obj, config_collector_t *col, 
     return rc;
 }
 
+/* Sets each entry's line and column in one pass over the text (not one pass per entry). */
+static int locate_entries(cfg_ctx_t *c)
+{
+    config_t *cfg = c->cfg;
+    size_t n = cfg->ncollectors;
+    size_t *offs = malloc(n * (sizeof *offs + 2 * sizeof(int)));
+    int *lines, *cols;
+    if (!offs) {
+        snprintf(c->err, c->errlen, "%s: out of memory", c->name);
+        return IOC_ENOMEM;
+    }
+    lines = (int *)(offs + n);
+    cols = lines + n;
+    if (cfg_locate_items(c->text, c->len, c->path, c->depth, offs, n) == 0) {
+        cfg_linecols(c->text, c->len, offs, n, lines, cols);
+        for (size_t i = 0; i < n; i++) {
+            cfg->collectors[i].line = lines[i];
+            cfg->collectors[i].column = cols[i];
+        }
+    }
+    free(offs);
+    return 0;
+}
+
 int cfg_check_collectors(cfg_ctx_t *c, const cJSON *arr)
 {
     config_t *cfg = c->cfg;
     const cJSON *it;
-    size_t n, off;
+    size_t n;
     int rc = 0;
     if (!cJSON_IsArray(arr))
         return cfg_fail(c, CFG_AT_VALUE, 0, "expected an array");
@@ -87,8 +111,6 @@ int cfg_check_collectors(cfg_ctx_t *c, const cJSON *arr)
         col->enabled = true;
         cfg_push_index(c, i);
         rc = check_entry(c, it, col, i);
-        if (!rc && cfg_locate_off(c->text, c->len, c->path, c->depth, true, 0, &off) == 0)
-            cfg_linecol(c->text, c->len, off, &col->line, &col->column);
         cfg_pop(c);
         if (rc)
             return rc;
@@ -96,7 +118,7 @@ int cfg_check_collectors(cfg_ctx_t *c, const cJSON *arr)
         if (!col->json)
             goto oom;
     }
-    return 0;
+    return locate_entries(c);
 oom:
     snprintf(c->err, c->errlen, "%s: out of memory", c->name);
     return IOC_ENOMEM;

@@ -39,8 +39,15 @@ typedef struct cfg_ctx {
  * the root value. Returns 0 or IOC_ENOTFOUND. */
 int cfg_locate_off(const char *text, size_t len, const cfg_seg_t *segs, int n, bool want_value,
                    int nth, size_t *off);
+/* Fills offs[0..count) with the offsets of the first count elements of the array at the path,
+ * in one pass. Returns 0 or IOC_ENOTFOUND. */
+int cfg_locate_items(const char *text, size_t len, const cfg_seg_t *segs, int n, size_t *offs,
+                     size_t count);
 /* 1-based line and column (in UTF-8 characters) of a byte offset. */
 void cfg_linecol(const char *text, size_t len, size_t off, int *line, int *column);
+/* The same for n offsets in rising order, in one pass over the text. */
+void cfg_linecols(const char *text, size_t len, const size_t *offs, size_t n, int *lines,
+                  int *columns);
 
 /* Path stack: push an object key or an array index, pop the last step. */
 void cfg_push_key(cfg_ctx_t *c, const char *key);

@@ -250,26 +250,56 @@ int cfg_locate_off(const char *text, size_t len, const cfg_seg_t *segs, int n, b
     return 0;
 }
 
+int cfg_locate_items(const char *text, size_t len, const cfg_seg_t *segs, int n, size_t *offs,
+                     size_t count)
+{
+    size_t off;
+    int rc = cfg_locate_off(text, len, segs, n, true, 0, &off);
+    if (rc != 0)
+        return rc;
+    scan_t sc = {text, len, off};
+    const cfg_seg_t first = {NULL, 0, 0};
+    for (size_t i = 0; i < count; i++) {
+        if (i > 0) {
+            skip_value(&sc);
+            skip_ws(&sc);
+            if (sc.p >= len || text[sc.p] != ',')
+                return IOC_ENOTFOUND;
+            sc.p++;
+            skip_ws(&sc);
+        } else if (enter_index(&sc, &first) != 0) {
+            return IOC_ENOTFOUND;
+        }
+        offs[i] = sc.p;
+    }
+    return 0;
+}
+
+void cfg_linecols(const char *text, size_t len, const size_t *offs, size_t n, int *lines,
+                  int *columns)
+{
+    size_t i = 0;
+    int line = 1, col = 1;
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+        i = 3;
+    for (size_t k = 0; k < n; k++) {
+        size_t off = offs[k] < len ? offs[k] : len;
+        for (; i < off; i++) {
+            if (text[i] == '\n') {
+                line++;
+                col = 1;
+            } else if (((unsigned char)text[i] & 0xC0) != 0x80) {
+                col++;
+            }
+        }
+        lines[k] = line;
+        columns[k] = col;
+    }
+}
+
 void cfg_linecol(const char *text, size_t len, size_t off, int *line, int *column)
 {
-    size_t start = 0;
-    int ln = 1;
-    if (off > len)
-        off = len;
-    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 && off >= 3)
-        start = 3;
-    for (size_t i = start; i < off; i++) {
-        if (text[i] == '\n') {
-            ln++;
-            start = i + 1;
-        }
-    }
-    int col = 1;
-    for (size_t i = start; i < off; i++)
-        if (((unsigned char)text[i] & 0xC0) != 0x80)
-            col++;
-    *line = ln;
-    *column = col;
+    cfg_linecols(text, len, &off, 1, line, column);
 }
 
 /* Splits "a.b[2].c" into segments pointing into path. Returns the count or -1 if malformed. */

@@ -93,6 +93,8 @@ static void test_full(void **state)
     assert_string_equal(cJSON_GetObjectItem(c[1].json, "url")->valuestring,
                         "http://broker:1026/v2 // not a comment");
     assert_int_equal(c[1].line, 13);
+    assert_int_equal(c[2].line, 15);
+    assert_int_equal(c[2].column, 5);
     assert_int_equal(c[2].interval_ms, 10000);
     assert_int_equal(c[2].timeout_ms, 5000);
     assert_true(c[2].enabled);
