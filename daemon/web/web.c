@@ -15,6 +15,7 @@
 #include "ioc/error.h"
 #include "web/web_int.h"
 
+#define WATCH_MS 100        /* how often waiting handlers' clients are checked for a hang-up */
 #define REAP_MS 1           /* how often web_close checks whether lws has let go of the loop */
 #define REAP_WARN_TICKS 5000
 
@@ -23,7 +24,7 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
 static const struct lws_protocols protocols[] = {
     {"http", on_lws, sizeof(web_conn_t), 0, 0, NULL, 0},
-    /* The live-update WebSocket protocol "ioc.v1" (/ws) is added here. */
+    WEB_WS_PROTOCOL_ENTRY, /* the live-update WebSocket protocol "ioc.v1" (/ws), web_ws.c */
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -94,10 +95,45 @@ static void early_reply(web_req_t *req, int status, const char *text)
     web_req_error(req, status, text);
 }
 
+/* True if the client has closed or reset its connection (data waiting does not count). */
+static bool peer_gone(struct lws *wsi)
+{
+    char c;
+    ssize_t n = recv(lws_get_socket_fd(wsi), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* lws 4.1 does not read while a request is being handled (and rx flow control would also stop
+ * its WRITEABLE callbacks), so it would not see a client hang up before the response, and the
+ * readable socket spins the loop until then: look at the sockets of requests whose handler is
+ * still working and drop those whose client has gone. */
+static void watch_tick(uv_timer_t *t)
+{
+    web_t *w = t->data;
+    web_req_t *req;
+    bool any = false;
+
+    for (req = w->reqs; req; req = req->next) {
+        if (req->state != WEB_REQ_HANDLING)
+            continue;
+        any = true;
+        if (peer_gone(req->wsi))
+            lws_set_timeout(req->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+    }
+    if (!any)
+        uv_timer_stop(t);
+}
+
 static void dispatch(web_req_t *req)
 {
+    web_t *w = req->w;
+
     req->state = WEB_REQ_HANDLING;
+    lws_set_timeout(req->wsi, PENDING_TIMEOUT_HTTP_CONTENT, WEB_HANDLER_TIMEOUT_S);
     req->route->fn(req, req->route->ud);
+    if (req->state == WEB_REQ_HANDLING && !uv_is_active((uv_handle_t *)&w->timer))
+        uv_timer_start(&w->timer, watch_tick, WATCH_MS, WATCH_MS);
 }
 
 /* The 405 reply: collects the methods of the routes that take this path. */
@@ -202,6 +238,12 @@ static int on_request(struct lws *wsi, web_conn_t *conn, const char *path)
         return -1;
     }
     req->head = m == LWSHUMETH_HEAD;
+    /* lws keeps a decoded %00 in the URI but does not count it: a shorter string means one
+     * (a trailing %00 leaves the same path and is harmless) */
+    if (ulen < 0 || strlen(uri) != (size_t)ulen) {
+        early_reply(req, 400, "Bad Request: NUL in path");
+        return 0;
+    }
     if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) > WEB_MAX_QUERY) {
         early_reply(req, 414, "URI Too Long: query string over 8 KiB");
         return 0;
@@ -293,9 +335,9 @@ static int on_writeable(struct lws *wsi, web_conn_t *conn)
         return rc;
     close = req->close_after;
     web_req_free(req);
-    if (close || lws_http_transaction_completed(wsi))
+    if (close)
         return -1;
-    return 0;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
 static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -314,6 +356,8 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return on_writeable(wsi, conn);
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return -1; /* a WebSocket upgrade without protocol "ioc.v1" lands here: refused */
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
         if (conn && conn->req)
@@ -423,8 +467,11 @@ int web_create(uv_loop_t *loop, const web_opts_t *opts, web_t **out)
     info.protocols = protocols;
     info.vhost_name = "iocd";
     info.alpn = "http/1.1";
+    info.retry_and_idle_policy = &web_ws_retry; /* only WebSocket connections use it */
     info.ssl_cert_filepath = opts->tls_cert;
     info.ssl_private_key_filepath = opts->tls_key;
+    uv_timer_init(loop, &w->timer);
+    w->timer.data = w;
     w->vh = lws_create_vhost(w->ctx, &info);
     if (!w->vh) {
         log_error("web", "event=listen_failed host=%s port=%d", host, opts->port);
@@ -510,7 +557,7 @@ static void reap_tick(uv_timer_t *t)
             lws_context_destroy(w->ctx);
     }
     if (w->ctx) {
-        if (++w->reaper_ticks == REAP_WARN_TICKS)
+        if (++w->ticks == REAP_WARN_TICKS)
             log_warn("web", "event=close_slow ms=%d", REAP_WARN_TICKS * REAP_MS);
         return;
     }
@@ -532,7 +579,5 @@ void web_close(web_t *w, void (*done)(void *ud), void *ud)
         drop_req(req);
     }
     lws_context_destroy(w->ctx);
-    uv_timer_init(w->loop, &w->reaper);
-    w->reaper.data = w;
-    uv_timer_start(&w->reaper, reap_tick, REAP_MS, REAP_MS);
+    uv_timer_start(&w->timer, reap_tick, REAP_MS, REAP_MS);
 }

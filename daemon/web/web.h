@@ -2,6 +2,7 @@
 #ifndef IOCD_WEB_H
 #define IOCD_WEB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,5 +55,44 @@ void web_respond(web_req_t *req, int status, const char *content_type, const cha
                  size_t len);
 /* Registers the callback run if the client disconnects before web_respond. */
 void web_req_on_cancel(web_req_t *req, void (*cb)(void *ud), void *ud);
+
+/* WebSocket endpoint /ws, subprotocol "ioc.v1" (served by the hub through a handler). */
+typedef struct web_ws web_ws_t;
+
+#define WEB_WS_PATH "/ws"
+#define WEB_WS_PROTOCOL "ioc.v1"
+#define WEB_WS_PRE 16          /* headroom web_ws_send needs before a frame (lws's LWS_PRE) */
+#define WEB_WS_MAX_MSG 4096    /* largest client message accepted */
+
+typedef struct web_ws_handler {
+    /* Decides on an upgrade to /ws from its headers (each NULL when absent). Returns 0 to
+     * accept, else the HTTP status to refuse with (401, 403). */
+    int (*accept)(void *ud, const char *authorization, const char *origin, const char *host);
+    /* A connection opened: returns the handler's state for it, or NULL to close it. */
+    void *(*open)(void *ud, web_ws_t *ws);
+    /* One complete client message (`data` not NUL-terminated, len <= WEB_WS_MAX_MSG), or,
+     * with data NULL, a message refused by the transport with `err` saying why. */
+    void (*message)(void *conn, const char *data, size_t len, const char *err);
+    /* The connection may write one frame now (web_ws_send). Returns 0, or -1 to close. */
+    int (*writeable)(void *conn);
+    /* The connection is gone; its state must not be used by web again. */
+    void (*closed)(void *conn);
+} web_ws_handler_t;
+
+/* Installs (or with h NULL removes) the /ws handler; h must outlive its use. Without a
+ * handler, upgrades are refused and open connections are closed at their next event. */
+void web_set_ws_handler(web_t *w, const web_ws_handler_t *h, void *ud);
+/* True if `origin` (a browser's Origin header) names the same host and port as `host` (the
+ * Host header): "http://h:p" or "https://h:p" against "h:p", case-insensitive. */
+bool web_ws_origin_ok(const char *origin, const char *host);
+/* Asks for a writeable callback on the connection (NULL: nothing to do). */
+void web_ws_want_write(web_ws_t *ws);
+/* Sends one text frame of len bytes at p; WEB_WS_PRE bytes before p are scratch space lws
+ * writes the frame header into (p's bytes are not changed). Call only from writeable.
+ * Returns 0 or IOC_EIO. */
+int web_ws_send(web_ws_t *ws, unsigned char *p, size_t len);
+/* Detaches the handler's state (no more callbacks for it) and closes the connection (NULL:
+ * nothing to do). */
+void web_ws_close(web_ws_t *ws);
 
 #endif

@@ -15,6 +15,8 @@
 #define WEB_MAX_HEADERS 16384         /* lws header buffer per connection */
 #define WEB_MAX_FILE (16u << 20)      /* largest static file served */
 #define WEB_WRITE_CHUNK (64u << 10)   /* body bytes per WRITEABLE callback */
+#define WEB_HANDLER_TIMEOUT_S 120     /* a handler that never responds: the connection drops */
+#define WEB_WRITE_TIMEOUT_S 30        /* a client that stops reading the response */
 
 typedef struct web_route_ent {
     char method[8];     /* "GET", ..., or "*" */
@@ -94,11 +96,36 @@ struct web {
     size_t nroutes;
     web_req_t *reqs;
     bool closing;
-    uv_timer_t reaper;
-    int reaper_ticks;
+    uv_timer_t timer;         /* watches waiting handlers' clients; after web_close, the reaper */
+    int ticks;
     void (*done)(void *ud);
     void *done_ud;
+    const web_ws_handler_t *ws_handler; /* the /ws handler (web_set_ws_handler), or NULL */
+    void *ws_ud;
 };
+
+#define WEB_WS_RX_BUFFER 512          /* lws rx buffer per WebSocket connection */
+
+/* Per-connection data lws allocates for a /ws connection (per_session_data_size). */
+struct web_ws {
+    struct lws *wsi;
+    web_t *w;
+    void *conn;       /* the handler's state, or NULL once detached */
+    char *rx;         /* reassembly of a message that arrives in pieces; owned, or NULL */
+    size_t rxlen;
+    const char *rx_err; /* why the message being received is refused, or NULL */
+    bool in_msg;      /* a message has started and its last piece has not arrived */
+    bool closing;     /* web_ws_close was called */
+};
+
+/* lws callback of the "ioc.v1" protocol (web_ws.c). */
+int web_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len);
+/* Keepalive for WebSocket connections: ping when idle, hang up when pongs stop. */
+extern const lws_retry_bo_t web_ws_retry;
+
+#define WEB_WS_PROTOCOL_ENTRY                                                                  \
+    {WEB_WS_PROTOCOL, web_ws_callback, sizeof(web_ws_t), WEB_WS_RX_BUFFER, 0, NULL, 0}
 
 /* Makes a request for a connection and links it into w->reqs. Returns NULL on ENOMEM. */
 web_req_t *web_req_new(web_t *w, struct lws *wsi, web_conn_t *conn, const char *method,

@@ -320,6 +320,7 @@ int web_req_write(web_req_t *req)
         if (write_headers(req) < 0)
             return -1;
         req->hdr_sent = true;
+        lws_set_timeout(req->wsi, PENDING_TIMEOUT_HTTP_CONTENT, WEB_WRITE_TIMEOUT_S);
         if (req->head || !req->resp_len)
             return 1;
         lws_callback_on_writable(req->wsi);
@@ -332,6 +333,7 @@ int web_req_write(web_req_t *req)
     if (lws_write(req->wsi, req->resp + LWS_PRE + req->resp_off, n, flag) < (int)n)
         return -1;
     req->resp_off += n;
+    lws_set_timeout(req->wsi, PENDING_TIMEOUT_HTTP_CONTENT, WEB_WRITE_TIMEOUT_S);
     if (req->resp_off < req->resp_len) {
         lws_callback_on_writable(req->wsi);
         return 0;

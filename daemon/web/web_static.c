@@ -261,9 +261,11 @@ void web_static_serve(web_req_t *req)
 {
     const char *root = req->w->static_root;
     size_t rlen, plen;
+    char q[256];
 
     if (path_suspicious(req->path)) {
-        log_warn("web", "event=static_bad_path peer=%s", req->peer);
+        log_warn("web", "event=static_bad_path path=%s peer=%s", log_q(q, sizeof q, req->path),
+                 req->peer);
         fail(req, 400, "Bad Request");
         return;
     }
