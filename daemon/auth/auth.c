@@ -39,18 +39,18 @@ static void deny(web_req_t *req, int status)
     web_respond(req, status, "application/json", body, strlen(body));
 }
 
+int auth_role_of(const config_t *cfg, const char *authorization)
+{
+    if (authorization && *authorization)
+        return strncasecmp(authorization, "Bearer ", 7) ? 0 : token_role(cfg, authorization + 7);
+    return cfg->anonymous_role ? auth_role_bit(cfg->anonymous_role) : 0;
+}
+
 int auth_require(const config_t *cfg, web_req_t *req, int allowed)
 {
-    int role = 0;
-    const char *authz = web_req_header(req, "authorization");
-    if (authz && *authz) {
-        if (strncasecmp(authz, "Bearer ", 7) != 0 || !(role = token_role(cfg, authz + 7))) {
-            deny(req, 401);
-            return 401;
-        }
-    } else if (cfg->anonymous_role) {
-        role = auth_role_bit(cfg->anonymous_role);
-    } else {
+    int role = auth_role_of(cfg, web_req_header(req, "authorization"));
+
+    if (!role) {
         deny(req, 401);
         return 401;
     }

@@ -17,6 +17,11 @@ enum {
 /* Parses a role name; returns its bit or 0 if unknown. */
 int auth_role_bit(const char *name);
 
+/* The role bit of an Authorization header's credentials (a configured "Bearer <token>"), or
+ * with no header (NULL or "") of auth.anonymous_role; 0 for invalid or missing credentials.
+ * Sends nothing (for callers like the /ws upgrade that answer themselves). */
+int auth_role_of(const config_t *cfg, const char *authorization);
+
 /* Checks the request's credentials (Authorization: Bearer <token> against auth.tokens, compared
  * by SHA-256 in constant time; else auth.anonymous_role) against the roles in `allowed` (admin
  * always passes). Returns 0 if allowed, 401 without valid credentials, 403 for a role that may

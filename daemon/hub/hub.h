@@ -9,6 +9,9 @@
 #include <cjson/cJSON.h>
 #include <uv.h>
 
+#include "config/config.h"
+#include "web/web.h"
+
 typedef struct hub hub_t;
 
 /* One indicator value for one group, as DESIGN.md's update items carry it. */
@@ -39,7 +42,29 @@ void hub_set_snapshot_provider(hub_t *h, const char *topic_prefix, hub_snapshot_
 void hub_update(hub_t *h, const hub_item_t *item);
 /* Sends one alert event (copied) to "alerts" subscribers at the next tick. */
 void hub_alert(hub_t *h, const cJSON *alert);
-/* Closes every connection's hub state and frees the hub after its timer closes. */
+/* Closes every connection's hub state and frees the hub after its timer closes. Call it
+ * before web_close: it detaches from the web server synchronously. */
 void hub_close(hub_t *h, void (*done)(void *ud), void *ud);
+
+/* Serves /ws (protocol "ioc.v1") on w. Upgrades are checked against **cfgp each time (Origin
+ * must be iocd's own; credentials as the API; any role but writer), so after SIGHUP the new
+ * config applies. Returns 0 or IOC_EINVAL if already attached. */
+int hub_attach(hub_t *h, web_t *w, config_t *const *cfgp);
+/* An item as update and snapshot frames carry it: {"indicator","group","ts","value","status"}
+ * with ts as RFC 3339 UTC with milliseconds and value null without data. Caller owns it; NULL
+ * on ENOMEM. Snapshot providers should build their items with it. */
+cJSON *hub_item_json(const hub_item_t *item);
+
+/* Counters (also on /metrics as iocd_ws_*). */
+typedef struct hub_stats {
+    uint64_t connections;   /* open now */
+    uint64_t accepted, refused;
+    uint64_t frames_built;  /* frames serialised (an update frame shared by N clients counts 1) */
+    uint64_t frames_sent;
+    uint64_t bad_frames;    /* client messages answered with an error */
+    uint64_t resyncs;       /* queues dropped for a fresh snapshot (client fell behind) */
+    uint64_t queued;        /* frames waiting in all connection queues now */
+} hub_stats_t;
+void hub_get_stats(const hub_t *h, hub_stats_t *out);
 
 #endif
