@@ -461,7 +461,8 @@ int web_create(uv_loop_t *loop, const web_opts_t *opts, web_t **out)
     }
 
     memset(&info, 0, sizeof info);
-    info.options = v6 ? 0 : LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.options = (v6 ? 0 : LWS_SERVER_OPTION_DISABLE_IPV6) |
+                   (tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0); /* the vhost checks it too */
     info.port = opts->port;
     info.iface = host;
     info.protocols = protocols;

@@ -614,6 +614,7 @@ static void test_static_traversal(void **state)
 
     for (i = 0; i < sizeof attempts / sizeof attempts[0]; i++) {
         r = get(f, "GET", attempts[i]);
+        print_message("%-28s -> %d\n", attempts[i], r.status);
         if (r.status != 0 && r.status != 400 && r.status != 403 && r.status != 404)
             fail_msg("%s gave %d", attempts[i], r.status);
         if (r.raw && (strstr(r.raw, SECRET) || strstr(r.raw, "root:")))
@@ -673,6 +674,59 @@ static void test_close_with_request_pending(void **state)
     hc_free(&j.resp);
 }
 
+static void tls_client(void *arg)
+{
+    client_job_t *j = arg;
+    char cmd[512];
+
+    snprintf(cmd, sizeof cmd, "curl -sk -v --http2 https://127.0.0.1:%d/api/exact > %s 2>&1",
+             j->port, j->req);
+    j->rc = system(cmd);
+}
+
+static void test_tls_http1_only(void **state)
+{
+    fx_t *f = *state;
+    web_opts_t opts = {.host = "127.0.0.1", .port = 0};
+    char cert[128], key[128], out[128], cmd[512], text[8192] = "";
+    client_job_t j = {0};
+    web_t *w2;
+    FILE *fp;
+    void *t;
+
+    if (system("command -v openssl >/dev/null && command -v curl >/dev/null"))
+        skip();
+    snprintf(cert, sizeof cert, "%s/cert.pem", f->dir);
+    snprintf(key, sizeof key, "%s/key.pem", f->dir);
+    snprintf(out, sizeof out, "%s/curl.out", f->dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 2 "
+             "-subj /CN=localhost >/dev/null 2>&1",
+             key, cert);
+    assert_int_equal(system(cmd), 0);
+    opts.tls_cert = cert;
+    opts.tls_key = key;
+    assert_int_equal(web_create(&f->loop, &opts, &w2), 0);
+    assert_int_equal(web_route(w2, "GET", "/api/exact", h_text, "over tls", 0), 0);
+    j.port = web_port(w2);
+    j.req = out;
+    t = hc_spawn(tls_client, &j, &f->client_done);
+    assert_non_null(t);
+    assert_true(run_until(f, &f->client_done, 15000));
+    hc_join(t);
+    atomic_store(&f->closed, 0);
+    web_close(w2, on_closed, f);
+    assert_true(run_until(f, &f->closed, 5000));
+    fp = fopen(out, "r");
+    assert_non_null(fp);
+    text[fread(text, 1, sizeof text - 1, fp)] = '\0';
+    fclose(fp);
+    assert_int_equal(j.rc, 0);
+    assert_non_null(strstr(text, "ALPN: server accepted http/1.1"));
+    assert_non_null(strstr(text, "< HTTP/1.1 200"));
+    assert_non_null(strstr(text, "over tls"));
+}
+
 static void test_port_in_use(void **state)
 {
     fx_t *f = *state;
@@ -704,6 +758,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_big_response, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keepalive_two_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_with_request_pending, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_http1_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_port_in_use, setup, teardown),
     };
 
