@@ -99,7 +99,7 @@ static void on_retry(uv_timer_t *t)
 }
 
 /* Logs a failed attempt: the first of a streak at once, then at most once a minute. */
-static void complain(mqtt_conn_t *c, const char *what, const char *detail)
+static void complain(mqtt_conn_t *c, const char *detail)
 {
     int64_t now = now_us(c);
     c->failures_unlogged++;
@@ -107,7 +107,7 @@ static void complain(mqtt_conn_t *c, const char *what, const char *detail)
         return;
     c->last_complaint_us = now;
     c->svc->log(c->host, IOC_LOG_WARN,
-                "event=%s broker=%s:%d detail=\"%s\" failures=%u down_for_s=%lld", what,
+                "event=connect_failed broker=%s:%d detail=\"%s\" failures=%u down_for_s=%lld",
                 c->cfg->host, c->cfg->port, detail, c->failures_unlogged,
                 (long long)((now - c->down_since_us) / 1000000));
     c->failures_unlogged = 0;
@@ -115,7 +115,7 @@ static void complain(mqtt_conn_t *c, const char *what, const char *detail)
 
 /* The connection or the attempt is over: stop watching, then try again after a back-off of
  * reconnect_min doubling per attempt up to reconnect_max, drawn from [delay/2, delay]. */
-static void lost(mqtt_conn_t *c, const char *what, const char *detail)
+static void lost(mqtt_conn_t *c, const char *detail)
 {
     detach_poll(c);
     if (c->state == ST_UP) {
@@ -123,7 +123,7 @@ static void lost(mqtt_conn_t *c, const char *what, const char *detail)
         c->svc->log(c->host, IOC_LOG_WARN, "event=disconnected broker=%s:%d detail=\"%s\"",
                     c->cfg->host, c->cfg->port, detail);
     } else {
-        complain(c, what, detail);
+        complain(c, detail);
     }
     c->state = ST_IDLE;
     c->refused = 0;
@@ -155,15 +155,15 @@ static void update_poll(mqtt_conn_t *c)
 static void after_io(mqtt_conn_t *c, int rc)
 {
     if (c->refused) {
-        lost(c, "connect_refused", mosquitto_connack_string(c->refused));
+        lost(c, mosquitto_connack_string(c->refused));
         return;
     }
     if (rc != MOSQ_ERR_SUCCESS) {
-        lost(c, "connection_lost", mosq_detail(rc, errno));
+        lost(c, mosq_detail(rc, errno));
         return;
     }
     if (mosquitto_socket(c->mosq) != c->poll_fd) {
-        lost(c, "connection_lost", "socket closed");
+        lost(c, "socket closed");
         return;
     }
     update_poll(c);
@@ -174,7 +174,7 @@ static void on_poll(uv_poll_t *p, int status, int events)
     mqtt_conn_t *c = p->data;
     int rc = MOSQ_ERR_SUCCESS;
     if (status < 0) {
-        lost(c, "connection_lost", uv_strerror(status));
+        lost(c, uv_strerror(status));
         return;
     }
     if (events & UV_READABLE)
@@ -192,7 +192,7 @@ static void on_tick(uv_timer_t *t)
         return;
     if (c->state == ST_HANDSHAKE &&
         now_us(c) - c->state_since_us > (int64_t)c->cfg->connect_timeout_ms * 1000) {
-        lost(c, "connect_timeout", "no CONNACK within connect_timeout");
+        lost(c, "no CONNACK within connect_timeout");
         return;
     }
     after_io(c, mosquitto_loop_misc(c->mosq));
@@ -215,8 +215,7 @@ static void after_connect(uv_work_t *w, int status)
         return;
     }
     if (status < 0 || c->work_rc != MOSQ_ERR_SUCCESS) {
-        lost(c, "connect_failed",
-             status < 0 ? uv_strerror(status) : mosq_detail(c->work_rc, c->work_errno));
+        lost(c, status < 0 ? uv_strerror(status) : mosq_detail(c->work_rc, c->work_errno));
         return;
     }
     c->poll = malloc(sizeof *c->poll);
@@ -224,7 +223,7 @@ static void after_connect(uv_work_t *w, int status)
     if (!c->poll || uv_poll_init_socket(c->loop, c->poll, c->poll_fd) != 0) {
         free(c->poll);
         c->poll = NULL;
-        lost(c, "connect_failed", "cannot watch the socket");
+        lost(c, "cannot watch the socket");
         return;
     }
     c->poll->data = c;
@@ -242,7 +241,7 @@ static void begin_connect(mqtt_conn_t *c)
     int rc = uv_queue_work(c->loop, &c->work, work_connect, after_connect);
     if (rc) {
         c->working = false;
-        lost(c, "connect_failed", uv_strerror(rc));
+        lost(c, uv_strerror(rc));
     }
 }
 

@@ -202,7 +202,8 @@ int mqtt_payload_parse(const mqtt_payload_spec_t *spec, const void *payload, siz
         snprintf(why, whylen, "out of memory");
         return IOC_ENOMEM;
     }
-    memcpy(buf, payload, len);
+    if (len)
+        memcpy(buf, payload, len);
     buf[len] = '\0';
     if (memchr(buf, '\0', len)) {
         snprintf(why, whylen, "payload contains a NUL byte");

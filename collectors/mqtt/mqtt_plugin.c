@@ -62,7 +62,8 @@ static void handle(mqtt_instance_t *inst, const mqtt_sub_t *sub, const char *top
         bad(inst, topic, why);
         return;
     }
-    memcpy(tags + ntags, sub->tags, sub->ntags * sizeof *tags);
+    if (sub->ntags)
+        memcpy(tags + ntags, sub->tags, sub->ntags * sizeof *tags);
     const ioc_sample_t s = {.metric = sub->metric, .tags = tags, .ntags = ntags + sub->ntags,
                             .value = value, .ts_us = ts};
     /* The host counts what it refuses (dropped or invalid) and logs it rate-limited. */
