@@ -30,6 +30,15 @@ void engine_on_sample(engine_t *e, const series_t *se, int64_t ts_us, double val
 /* Every indicator with its definition, current value per group and status, as
  * GET /api/v1/indicators returns it (caller frees with cJSON_Delete). */
 cJSON *engine_indicators_json(engine_t *e);
+/* History of one indicator and group ("" for the ungrouped total) from the rollups: one point
+ * per step in [from_us, to_us), read from the coarsest rollup (1m, 1h, 1d) whose resolution
+ * divides step_us. cb runs exactly once, later, with 0 and a JSON array of
+ * {"ts", "value", "count", "min", "max"} (cb takes ownership), or IOC_EDB / IOC_ECLOSED and
+ * NULL. Returns 0, IOC_ENOTFOUND for an unknown indicator, IOC_EINVAL for a step under 1m or
+ * not a whole number of minutes, or IOC_EAGAIN when the database is unavailable or busy. */
+typedef void (*engine_series_cb)(void *ud, int status, cJSON *points);
+int engine_series(engine_t *e, const char *id, const char *group, int64_t from_us, int64_t to_us,
+                  int64_t step_us, engine_series_cb cb, void *ud);
 /* Flushes pending rollups and frees the engine once its handles are closed. */
 void engine_close(engine_t *e, void (*done)(void *ud), void *ud);
 

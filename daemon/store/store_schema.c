@@ -30,6 +30,23 @@ const store_migration_t store_migrations[] = {
         "  FROM samples s JOIN series r ON r.id = s.series_id;"
         "COMMENT ON VIEW samples_view IS "
         "  'Raw samples: ts, metric, tags (jsonb), value. Stable interface for analysts.';"},
+    /* Indicator rollups (engine): 1m rows upserted, 1h and 1d recomputed from them. */
+    {2, "CREATE TABLE rollup_1m ("
+        "  indicator text NOT NULL, grp text NOT NULL, ts timestamptz NOT NULL,"
+        "  value double precision, count bigint NOT NULL DEFAULT 0,"
+        "  min double precision, max double precision, ticks integer NOT NULL DEFAULT 0,"
+        "  PRIMARY KEY (indicator, grp, ts));"
+        "CREATE TABLE rollup_1h (LIKE rollup_1m INCLUDING ALL);"
+        "CREATE TABLE rollup_1d (LIKE rollup_1m INCLUDING ALL);"
+        "CREATE INDEX rollup_1m_ts ON rollup_1m (ts);"
+        "CREATE INDEX rollup_1h_ts ON rollup_1h (ts);"
+        "CREATE VIEW rollups_1m AS SELECT ts, indicator, grp, value, count, min, max FROM rollup_1m;"
+        "CREATE VIEW rollups_1h AS SELECT ts, indicator, grp, value, count, min, max FROM rollup_1h;"
+        "CREATE VIEW rollups_1d AS SELECT ts, indicator, grp, value, count, min, max FROM rollup_1d;"
+        "COMMENT ON VIEW rollups_1m IS 'Indicator values per minute: ts (start), indicator, grp "
+        "(group, empty for the total), value (mean at the ticks), count (samples), min, max.';"
+        "COMMENT ON VIEW rollups_1h IS 'Indicator values per hour (UTC), from rollups_1m.';"
+        "COMMENT ON VIEW rollups_1d IS 'Indicator values per day (UTC), from rollups_1h.';"},
 };
 const int store_nmigrations = (int)(sizeof store_migrations / sizeof store_migrations[0]);
 
