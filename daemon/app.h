@@ -23,6 +23,7 @@ typedef struct app {
     spool_t *spool;
     ingest_t *ingest;
     collectors_t *collectors;
+    struct engine *engine; /* indicators (daemon/engine/engine.h) */
     web_t *web;
     uv_signal_t sig_term, sig_int, sig_hup;
     int64_t started_us;

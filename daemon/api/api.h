@@ -8,5 +8,8 @@
 int api_health_register(app_t *app);
 /* Registers POST /api/v1/write and POST /write (InfluxDB line protocol). Returns 0 or ioc_err_t. */
 int api_write_register(app_t *app);
+/* Registers GET /api/v1/indicators and GET /api/v1/indicators/{id}/series (app->engine).
+ * Returns 0 or ioc_err_t. */
+int api_indicators_register(app_t *app);
 
 #endif
