@@ -30,7 +30,7 @@ typedef struct hj_metric_map {
 
 typedef struct hj_tag_map {
     const char *key;  /* tag name */
-    const char *ptr;  /* RFC 6901 pointer into the item (NGSI: into the entity, attribute unwrapped) */
+    const char *ptr;  /* RFC 6901 pointer into the item (NGSI: the entity, attribute unwrapped) */
 } hj_tag_map_t;
 
 /* A checked mapping. Strings and cJSON nodes are borrowed from the instance config, which

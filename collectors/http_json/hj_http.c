@@ -91,10 +91,12 @@ static void finish(transfer_t *t, CURLcode res)
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
     if (t->too_big || res == CURLE_FILESIZE_EXCEEDED) {
         status = IOC_ETOOBIG;
-        snprintf(msg, sizeof msg, "response body over max_body (%zu bytes)", t->http->cfg->max_body);
+        snprintf(msg, sizeof msg, "response body over max_body (%zu bytes)",
+                 t->http->cfg->max_body);
     } else if (res == CURLE_OPERATION_TIMEDOUT) {
         status = IOC_ETIMEDOUT;
-        snprintf(msg, sizeof msg, "timed out: %s", t->errbuf[0] ? t->errbuf : curl_easy_strerror(res));
+        snprintf(msg, sizeof msg, "timed out: %s",
+                 t->errbuf[0] ? t->errbuf : curl_easy_strerror(res));
     } else if (res != CURLE_OK) {
         status = IOC_EIO;
         snprintf(msg, sizeof msg, "%s", t->errbuf[0] ? t->errbuf : curl_easy_strerror(res));
@@ -320,8 +322,9 @@ int hj_http_get(hj_http_t *h, size_t idx)
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(e, CURLOPT_USERAGENT, "iocd-http_json/1.0");
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)cfg->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long)(cfg->timeout_ms < CONNECT_TIMEOUT_MS ? cfg->timeout_ms : CONNECT_TIMEOUT_MS));
+    long connect_ms = (long)cfg->timeout_ms < CONNECT_TIMEOUT_MS ? (long)cfg->timeout_ms
+                                                                 : CONNECT_TIMEOUT_MS;
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cfg->max_body);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, cfg->tls_verify ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, cfg->tls_verify ? 2L : 0L);

@@ -93,7 +93,8 @@ static int parse_metrics(const cJSON *arr, hj_map_cfg_t *cfg, char *err, size_t 
 {
     int n = cJSON_GetArraySize(arr);
     if (!cJSON_IsArray(arr) || n == 0 || n > HJ_MAX_METRICS) {
-        snprintf(err, errlen, "metrics: must be an array of 1 to %d {\"metric\", \"value\"} objects",
+        snprintf(err, errlen,
+                 "metrics: must be an array of 1 to %d {\"metric\", \"value\"} objects",
                  HJ_MAX_METRICS);
         return IOC_EINVAL;
     }

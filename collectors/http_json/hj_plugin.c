@@ -92,7 +92,8 @@ static int hj_init(const ioc_host_services_t *svc, ioc_host_t *host, void **stat
     hj_instance_t *inst;
     if (svc->abi_version != IOC_COLLECTOR_ABI_VERSION || svc->size < sizeof(ioc_host_services_t)) {
         snprintf(err, errlen, "host services ABI %u (size %u), http_json needs ABI %u (size %zu)",
-                 svc->abi_version, svc->size, IOC_COLLECTOR_ABI_VERSION, sizeof(ioc_host_services_t));
+                 svc->abi_version, svc->size, IOC_COLLECTOR_ABI_VERSION,
+                 sizeof(ioc_host_services_t));
         return IOC_EABI;
     }
     if (!(inst = calloc(1, sizeof *inst))) {
