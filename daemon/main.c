@@ -16,6 +16,7 @@
 #include "app.h"
 #include "collect/plugin.h"
 #include "core/log.h"
+#include "engine/engine.h"
 
 #define DRAIN_TIMEOUT_MS 5000
 
@@ -116,6 +117,11 @@ static int check_config(const char *path)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
+    if (engine_check_config(cfg, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        config_free(cfg);
+        return 1;
+    }
     uv_loop_t loop;
     uv_loop_init(&loop);
     collectors_t *c;
@@ -159,6 +165,7 @@ static int open_store(app_t *app, const char *dsn)
         return rc;
     }
     ingest_set_store(app->ingest, app->store);
+    engine_set_dsn(app->engine, dsn);
     return IOC_OK;
 }
 
@@ -206,13 +213,23 @@ static void on_store_closed(void *ud)
     spool_close(app->spool, on_spool_closed, app);
 }
 
-static void on_web_closed(void *ud)
+static void on_engine_closed(void *ud)
 {
     app_t *app = ud;
+    app->engine = NULL;
     if (app->store)
         store_close(app->store, on_store_closed, app);
     else
         on_store_closed(app);
+}
+
+static void on_web_closed(void *ud)
+{
+    app_t *app = ud;
+    if (app->engine)
+        engine_close(app->engine, on_engine_closed, app); /* flushes the last rollups */
+    else
+        on_engine_closed(app);
 }
 
 static void on_drained(void *ud)
@@ -258,6 +275,11 @@ static void on_hup(uv_signal_t *s, int signum)
         log_error("main", "event=reload_refused reason=config error=\"%s\"", err);
         return;
     }
+    if (engine_check_config(ncfg, err, sizeof err)) {
+        log_error("main", "event=reload_refused reason=indicators error=\"%s\"", err);
+        config_free(ncfg);
+        return;
+    }
     if (collectors_apply(app->collectors, ncfg, err, sizeof err)) {
         char full[1200];
         collector_error(ncfg, err, full, sizeof full);
@@ -276,6 +298,12 @@ static void on_hup(uv_signal_t *s, int signum)
     log_info("main", "event=reloaded collectors=%zu", collectors_count(app->collectors));
 }
 
+/* Every accepted sample goes to the engine. */
+static void on_sample(void *ud, const series_t *se, int64_t ts_us, double value)
+{
+    engine_on_sample(ud, se, ts_us, value);
+}
+
 static int start(app_t *app)
 {
     char path[PATH_MAX];
@@ -292,12 +320,19 @@ static int start(app_t *app)
         log_error("main", "event=spool_failed dir=\"%s\" error=\"%s\"", path, ioc_strerror(rc));
         return rc;
     }
+    char err[1024];
+    if ((rc = engine_create(app->loop, cfg, NULL, &app->engine, err, sizeof err))) {
+        log_error("main", "event=engine_failed error=\"%s\"", err);
+        return rc;
+    }
     ingest_opts_t io = {
         .batch_max_samples = cfg->batch_max_samples,
         .batch_max_delay_ms = cfg->batch_max_delay_ms,
         .queue_max_batches = cfg->queue_max_batches,
         .max_series = cfg->max_series,
         .spool = app->spool,
+        .on_sample = on_sample,
+        .on_sample_ud = app->engine,
     };
     if ((rc = ingest_create(app->loop, &io, &app->ingest)))
         return rc;
@@ -318,13 +353,13 @@ static int start(app_t *app)
     };
     if ((rc = web_create(app->loop, &wo, &app->web)))
         return rc;
-    if ((rc = api_health_register(app)) || (rc = api_write_register(app)))
+    if ((rc = api_health_register(app)) || (rc = api_write_register(app)) ||
+        (rc = api_indicators_register(app)))
         return rc;
     log_info("main", "event=listening url=%s://%s:%d/ dashboards=\"%s\"",
              cfg->tls_cert ? "https" : "http", cfg->http_host, web_port(app->web), wo.static_dir);
     if ((rc = collectors_create(app->loop, plugin_dir(cfg), app->ingest, &app->collectors)))
         return rc;
-    char err[1024];
     if ((rc = collectors_apply(app->collectors, cfg, err, sizeof err))) {
         char full[1200];
         collector_error(cfg, err, full, sizeof full);

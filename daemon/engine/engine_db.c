@@ -105,7 +105,7 @@ static const char *metric_list(eng_db_t *db, strbuf_t *sb)
 static void warm_retry(eng_db_t *db, const char *what, PGresult *res)
 {
     char q[256];
-    log_warn("engine", "event=warmup_retry step=%s error=%s", what,
+    log_info("engine", "event=warmup_retry step=%s error=%s", what,
              log_q(q, sizeof q, res ? PQresultErrorMessage(res) : "send failed"));
     if (++db->warm_retries >= WARM_RETRIES) {
         log_error("engine", "event=warmup_abandoned detail=\"windows start empty\"");
