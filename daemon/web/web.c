@@ -340,6 +340,18 @@ static int on_writeable(struct lws *wsi, web_conn_t *conn)
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+/* Refuses every upgrade but WebSocket. lws 4.1.6 offers plaintext h2c (and with it the HPACK
+ * bug) only through this callback, so it must be handled; CVE-2025-11677 is a use-after-free of
+ * `in` after lws has already answered an unknown upgrade, so `in` is never read here: the header
+ * is copied from the wsi, which fails safely once lws has released its header table. */
+static int confirm_upgrade(struct lws *wsi)
+{
+    char up[16];
+    if (lws_hdr_copy(wsi, up, sizeof up, WSI_TOKEN_UPGRADE) <= 0)
+        return -1;
+    return strcasecmp(up, "websocket") == 0 ? 0 : -1;
+}
+
 static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                   size_t len)
 {
@@ -358,6 +370,8 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         return on_writeable(wsi, conn);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         return -1; /* a WebSocket upgrade without protocol "ioc.v1" lands here: refused */
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return confirm_upgrade(wsi);
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
         if (conn && conn->req)
