@@ -106,13 +106,20 @@ static void on_tick(uv_timer_t *t)
     hub_flush(h);
 }
 
-/* Starts the tick timer when the first change of a tick arrives, so an idle hub sleeps. */
+/* Starts the tick timer when the first change of a tick arrives, so an idle hub sleeps. The
+ * tick ends tick_ms after the previous flush: a change after a quiet spell goes out on the
+ * next loop turn (with everything its producer publishes in the same callback), and a busy
+ * stream still gets at most one frame per tick per topic. */
 static void arm(hub_t *h)
 {
+    uint64_t now, due;
+
     if (h->tick_armed || h->closing)
         return;
     h->tick_armed = true;
-    uv_timer_start(&h->tick, on_tick, h->opts.tick_ms, 0);
+    now = uv_now(h->loop);
+    due = h->last_flush_ms + h->opts.tick_ms;
+    uv_timer_start(&h->tick, on_tick, due > now ? due - now : 0, 0);
 }
 
 void hub_update(hub_t *h, const hub_item_t *item)
@@ -280,6 +287,7 @@ static void flush_alerts(hub_t *h)
 
 void hub_flush(hub_t *h)
 {
+    h->last_flush_ms = uv_now(h->loop);
     flush_updates(h);
     flush_alerts(h);
 }

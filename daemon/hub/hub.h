@@ -30,7 +30,9 @@ typedef struct hub_item {
 typedef cJSON *(*hub_snapshot_fn)(void *ud, const char *topic);
 
 typedef struct hub_opts {
-    uint32_t tick_ms;        /* updates are batched per tick (default 250) */
+    uint32_t tick_ms;        /* updates are batched per tick (default 250): at most one frame
+                              * per topic per tick; the first change after a quiet tick is
+                              * sent on the next loop turn */
     uint32_t max_queue;      /* frames queued per connection before it is resynced (default 64) */
 } hub_opts_t;
 

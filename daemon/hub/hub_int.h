@@ -130,6 +130,7 @@ struct hub {
     hub_opts_t opts;
     uv_timer_t tick;
     bool tick_armed;
+    uint64_t last_flush_ms;  /* loop time of the last flush */
     web_t *web;
     config_t *const *cfgp;
     hub_provider_t prov[HUB_MAX_PROVIDERS];

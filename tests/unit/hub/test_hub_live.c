@@ -293,6 +293,7 @@ static void scenario_frames(fx_t *fx)
         goto out;
     cJSON_Delete(j);
     for (i = 1; i <= 20; i++) {
+        usleep(TICK_MS * 1000); /* a quiet tick: the change goes out at once */
         t0 = now_us();
         command(fx, CMD_UPDATE, 100 + i);
         if (!(j = expect(&c, "update", ++seq)))
@@ -306,9 +307,9 @@ static void scenario_frames(fx_t *fx)
         cJSON_Delete(j);
         j = NULL;
     }
-    printf("ws update latency (tick %d ms): avg %.1f ms, max %.1f ms over 20 updates\n", TICK_MS,
-           sum_lat / 20 / 1000.0, max_lat / 1000.0);
-    fx->ok = max_lat < 1000000;
+    printf("ws update latency (tick %d ms, updates a tick apart): avg %.1f ms, max %.1f ms over "
+           "20 updates\n", TICK_MS, sum_lat / 20 / 1000.0, max_lat / 1000.0);
+    fx->ok = max_lat < 1000000 && sum_lat / 20 < TICK_MS * 1000;
 out:
     cJSON_Delete(j);
     wsc_close(&c);
