@@ -143,12 +143,37 @@ int hj_name_ok(const char *s, size_t n);
 int hj_config_parse(const cJSON *obj, hj_http_cfg_t *http, hj_map_cfg_t *map, char *warn,
                     size_t warnlen, char *err, size_t errlen);
 
+/* hj_job.c: mapping on the libuv threadpool. */
+
+typedef struct hj_job hj_job_t;
+typedef struct hj_job_result {
+    int status;           /* hj_map's, or IOC_ETOOBIG when the samples outgrew max_packed */
+    char err[256];
+    hj_map_stats_t st;
+    size_t idx;           /* as given to hj_job_start */
+    uint64_t round;
+} hj_job_result_t;
+/* Called on the loop when a job's mapping is done; the callee frees the job (hj_job_free). */
+typedef void (*hj_job_done_fn)(void *ud, hj_job_t *job);
+/* Maps body (malloc'd, NUL-terminated at len; ownership taken, even on error) with cfg on the
+ * threadpool, keeping at most max_packed bytes of samples; then calls done on the loop. cfg
+ * must stay valid until then. Returns IOC_OK, or IOC_ENOMEM/IOC_EIO (done is not called). */
+int hj_job_start(uv_loop_t *loop, const hj_map_cfg_t *cfg, char *body, size_t len,
+                 int64_t now_us, size_t max_packed, size_t idx, uint64_t round,
+                 hj_job_done_fn done, void *ud);
+/* The job's outcome (valid until hj_job_free). */
+const hj_job_result_t *hj_job_result(const hj_job_t *job);
+/* Hands the job's samples to sink in chunks, on the loop. Returns IOC_OK or the sink's error. */
+int hj_job_emit(hj_job_t *job, hj_sink_fn sink, void *ud);
+void hj_job_free(hj_job_t *job);
+
 /* hj_http.c: libcurl multi on the libuv loop. */
 
 typedef struct hj_http hj_http_t;
 /* Called on the loop when the GET of urls[idx] ends: status IOC_OK (2xx), IOC_EIO, IOC_ETIMEDOUT
- * or IOC_ETOOBIG with msg saying why; body is NUL-terminated, valid only during the call. */
-typedef void (*hj_http_done_fn)(void *ud, size_t idx, int status, const char *body, size_t len,
+ * or IOC_ETOOBIG with msg saying why. body (len bytes, NUL-terminated) is malloc'd and the
+ * callee's to free; NULL when nothing was received. */
+typedef void (*hj_http_done_fn)(void *ud, size_t idx, int status, char *body, size_t len,
                                 const char *msg);
 /* Creates the poller on loop (cfg is borrowed and must outlive it). Returns IOC_OK or an error
  * with err set. */

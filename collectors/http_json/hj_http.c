@@ -109,8 +109,7 @@ static void finish(transfer_t *t, CURLcode res)
     char *body = t->body;
     t->body = NULL;
     free_transfer(t);
-    h->done(h->ud, idx, status, body ? body : "", body ? len : 0, msg);
-    free(body);
+    h->done(h->ud, idx, status, body, body ? len : 0, msg);
 }
 
 static void check_done(hj_http_t *h)

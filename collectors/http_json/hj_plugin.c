@@ -1,11 +1,12 @@
-/* The http_json collector's exported descriptor: each collect GETs every URL, maps each body
- * to samples and ends the round once all transfers are done. */
+/* The http_json collector's exported descriptor: each collect GETs every URL, maps each body to
+ * samples on the threadpool, emits them on the loop, and ends the round once all are done. */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "hj.h"
 
 #define COMPLAIN_EVERY_US (60LL * 1000000)
+#define PACKED_PER_BODY 4 /* samples of one body may take 4 x max_body bytes */
 
 typedef struct hj_instance {
     const ioc_host_services_t *svc;
@@ -14,8 +15,11 @@ typedef struct hj_instance {
     hj_map_cfg_t map_cfg;
     hj_http_t *http;
     int busy;             /* a round is in progress */
-    size_t pending;       /* its transfers not yet done */
+    uint64_t round;       /* its number: mapping jobs of older rounds are dropped */
+    size_t pending;       /* its transfers and mapping jobs not yet done */
     int round_status;     /* its first error */
+    size_t jobs;          /* mapping jobs on the threadpool, any round */
+    int stopping, http_closed;
     /* rate-limited complaints */
     int64_t last_complaint_us;
     uint64_t suppressed;
@@ -56,32 +60,74 @@ static void end_round(hj_instance_t *inst)
     inst->svc->collect_done(inst->host, inst->round_status);
 }
 
-static void on_done(void *ud, size_t idx, int status, const char *body, size_t len, const char *msg)
+/* Counts a finished transfer or job into the round; the last one ends it. */
+static void round_step(hj_instance_t *inst, int status)
 {
-    hj_instance_t *inst = ud;
-    const char *url = inst->http_cfg.urls[idx];
-    char err[256];
-    hj_map_stats_t st;
-    if (status == IOC_OK) {
-        status = hj_map(&inst->map_cfg, body, len, inst->svc->now_us(inst->host), sink, inst,
-                        &st, err, sizeof err);
-        inst->skipped += st.skipped;
-        if (status == IOC_EINVAL) {
-            inst->malformed++;
-            complain(inst, url, "malformed_payload", err);
-        } else if (status != IOC_OK) {
-            complain(inst, url, "emit_refused", err);
-        } else if (st.skipped) {
-            complain(inst, url, "values_skipped", st.first_skip);
-        }
-    } else {
-        inst->failures++;
-        complain(inst, url, "poll_failed", msg);
-    }
     if (status != IOC_OK && inst->round_status == IOC_OK)
         inst->round_status = status;
     if (--inst->pending == 0)
         end_round(inst);
+}
+
+static void maybe_closed(hj_instance_t *inst)
+{
+    if (!inst->stopping || !inst->http_closed || inst->jobs > 0)
+        return;
+    void (*closed)(ioc_host_t *) = inst->closed;
+    ioc_host_t *host = inst->host;
+    free(inst);
+    closed(host);
+}
+
+/* A body is mapped: emit its samples (unless its round is over) and say what went wrong. */
+static void on_mapped(void *ud, hj_job_t *job)
+{
+    hj_instance_t *inst = ud;
+    const hj_job_result_t *r = hj_job_result(job);
+    inst->jobs--;
+    if (!inst->stopping && inst->busy && r->round == inst->round) {
+        const char *url = inst->http_cfg.urls[r->idx];
+        int status = r->status, rc = hj_job_emit(job, sink, inst);
+        inst->skipped += r->st.skipped;
+        if (status == IOC_EINVAL) {
+            inst->malformed++;
+            complain(inst, url, "malformed_payload", r->err);
+        } else if (rc != IOC_OK) {
+            status = rc;
+            complain(inst, url, "emit_refused", "the host refused samples");
+        } else if (status != IOC_OK) {
+            complain(inst, url, "map_failed", r->err);
+        } else if (r->st.skipped) {
+            complain(inst, url, "values_skipped", r->st.first_skip);
+        }
+        round_step(inst, status);
+    }
+    hj_job_free(job);
+    maybe_closed(inst);
+}
+
+/* A transfer is done: hand its body to the threadpool for mapping. */
+static void on_done(void *ud, size_t idx, int status, char *body, size_t len, const char *msg)
+{
+    hj_instance_t *inst = ud;
+    size_t max_packed = inst->http_cfg.max_body * PACKED_PER_BODY;
+    if (status == IOC_OK && !body && !(body = calloc(1, 1)))
+        status = IOC_ENOMEM;
+    if (status == IOC_OK) {
+        status = hj_job_start(inst->svc->loop(inst->host), &inst->map_cfg, body, len,
+                              inst->svc->now_us(inst->host), max_packed, idx, inst->round,
+                              on_mapped, inst);
+        if (status == IOC_OK) {
+            inst->jobs++;
+            return;
+        }
+        msg = "cannot queue the mapping";
+    } else {
+        free(body);
+    }
+    inst->failures++;
+    complain(inst, inst->http_cfg.urls[idx], "poll_failed", msg);
+    round_step(inst, status);
 }
 
 static int hj_init(const ioc_host_services_t *svc, ioc_host_t *host, void **state_out, char *err,
@@ -126,6 +172,7 @@ static void hj_collect(void *state)
         end_round(inst);
     }
     inst->busy = 1;
+    inst->round++;
     inst->round_status = IOC_OK;
     inst->pending = 0;
     for (size_t i = 0; i < inst->http_cfg.nurls; i++) {
@@ -142,10 +189,8 @@ static void hj_collect(void *state)
 static void on_http_closed(void *ud)
 {
     hj_instance_t *inst = ud;
-    void (*closed)(ioc_host_t *) = inst->closed;
-    ioc_host_t *host = inst->host;
-    free(inst);
-    closed(host);
+    inst->http_closed = 1;
+    maybe_closed(inst);
 }
 
 static void hj_stop(void *state, void (*closed)(ioc_host_t *host), ioc_host_t *host)
@@ -153,6 +198,7 @@ static void hj_stop(void *state, void (*closed)(ioc_host_t *host), ioc_host_t *h
     hj_instance_t *inst = state;
     (void)host;
     inst->closed = closed;
+    inst->stopping = 1;
     hj_http_close(inst->http, on_http_closed, inst);
 }
 

@@ -46,6 +46,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, "<html>not json</html>", "text/html")
         if path == "/big":
             return self.send(200, "[" + "1," * 50000 + "1]")
+        if path == "/ones":
+            return self.send(200, "[" + "1," * 300 + "1]")
         if path == "/auth/basic":
             ok = auth == "Basic " + base64.b64encode(b"ioc:s3cret").decode()
             return self.send(200 if ok else 401, '{"v": 1}')

@@ -218,6 +218,25 @@ static void test_emit_refused(void **state)
     hh_free(desc, inst, h);
 }
 
+/* A small body that would make a huge number of samples is cut at 4 x max_body bytes of them. */
+static void test_samples_bounded_per_body(void **state)
+{
+    char config[600], metric[201];
+    void *inst;
+    (void)state;
+    memset(metric, 'm', 200);
+    metric[200] = '\0';
+    snprintf(config, sizeof config, "{\"name\": \"o\", \"url\": \"http://127.0.0.1:$PORT/ones\","
+             " \"max_body\": \"1KiB\", \"metrics\": [{\"metric\": \"%s\", \"value\": \"\"}]}",
+             metric);
+    ioc_host_t *h = start(config, &inst);
+    assert_int_equal(hh_collect(desc, inst, h, 5000), IOC_ETOOBIG);
+    assert_non_null(strstr(h->logs, "samples of one body over 4096 bytes"));
+    /* What fitted is delivered: 4096 / (200 + 1 + 20) bytes per sample. */
+    assert_int_equal(h->rec.n, 4096 / 221);
+    hh_free(desc, inst, h);
+}
+
 static void test_init_errors_and_tls_warning(void **state)
 {
     char err[256] = "";
@@ -250,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_refused_connection_and_recovery),
         cmocka_unit_test(test_collect_while_busy),
         cmocka_unit_test(test_emit_refused),
+        cmocka_unit_test(test_samples_bounded_per_body),
         cmocka_unit_test(test_init_errors_and_tls_warning),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
