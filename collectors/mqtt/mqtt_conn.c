@@ -11,6 +11,7 @@
 #include "mqtt.h"
 
 #define TICK_MS 1000
+#define MQTT_SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt" /* Debian's ca-certificates */
 #define COMPLAIN_EVERY_US (60LL * 1000000)
 
 typedef enum conn_state {
@@ -34,6 +35,7 @@ struct mqtt_conn {
     int work_rc, work_errno;
     conn_state_t state;
     bool working, closing;
+    bool failing;    /* attempts have failed since the last connect (for the log) */
     int refused;     /* CONNACK return code seen in the callback, 0 if none */
     unsigned attempt;
     int64_t state_since_us, down_since_us;
@@ -103,8 +105,9 @@ static void complain(mqtt_conn_t *c, const char *detail)
 {
     int64_t now = now_us(c);
     c->failures_unlogged++;
-    if (c->attempt > 1 && now - c->last_complaint_us < COMPLAIN_EVERY_US)
+    if (c->failing && now - c->last_complaint_us < COMPLAIN_EVERY_US)
         return;
+    c->failing = true;
     c->last_complaint_us = now;
     c->svc->log(c->host, IOC_LOG_WARN,
                 "event=connect_failed broker=%s:%d detail=\"%s\" failures=%u down_for_s=%lld",
@@ -174,10 +177,14 @@ static void on_poll(uv_poll_t *p, int status, int events)
     mqtt_conn_t *c = p->data;
     int rc = MOSQ_ERR_SUCCESS;
     if (status < 0) {
-        lost(c, uv_strerror(status));
+        /* libuv reports POLLERR as UV_EBADF: let libmosquitto read the real error. */
+        rc = mosquitto_loop_read(c->mosq, 1);
+        lost(c, rc != MOSQ_ERR_SUCCESS ? mosq_detail(rc, errno) : "socket error");
         return;
     }
-    if (events & UV_READABLE)
+    /* During a TLS handshake libmosquitto advances it only from loop_read, whichever way the
+     * socket is ready; otherwise a read that finds nothing is harmless. */
+    if ((events & UV_READABLE) || (c->cfg->tls && c->state == ST_HANDSHAKE))
         rc = mosquitto_loop_read(c->mosq, 1);
     if (rc == MOSQ_ERR_SUCCESS && !c->refused && (events & UV_WRITABLE) &&
         mosquitto_socket(c->mosq) == c->poll_fd)
@@ -256,6 +263,7 @@ static void cb_connect(struct mosquitto *mosq, void *ud, int rc)
     }
     c->state = ST_UP;
     c->attempt = 0;
+    c->failing = false;
     c->connects++;
     c->failures_unlogged = 0;
     c->svc->log(c->host, IOC_LOG_INFO, "event=connected broker=%s:%d client_id=\"%s\" tls=%s",
@@ -295,16 +303,16 @@ static void cb_message(struct mosquitto *mosq, void *ud, const struct mosquitto_
         c->ev.message(c->ev.ud, m->topic, m->payload, (size_t)m->payloadlen);
 }
 
-/* Applies the TLS settings; verification stays on unless tls.verify is false. */
+/* Applies the TLS settings; verification stays on unless tls.verify is false. Without ca_file or
+ * ca_path the system bundle is named as a file: libmosquitto 2.0.11 with MOSQ_OPT_TLS_USE_OS_CERTS
+ * refuses every reconnect (MOSQ_ERR_INVAL, its SSL_CTX is kept but has no CA file). */
 static int setup_tls(mqtt_conn_t *c, char *err, size_t errlen)
 {
     const mqtt_config_t *cfg = c->cfg;
-    int rc;
-    if (cfg->ca_file || cfg->ca_path)
-        rc = mosquitto_tls_set(c->mosq, cfg->ca_file, cfg->ca_path, cfg->cert_file, cfg->key_file,
-                               NULL);
-    else
-        rc = mosquitto_int_option(c->mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
+    const char *ca_file = cfg->ca_file, *ca_path = cfg->ca_path;
+    if (!ca_file && !ca_path)
+        ca_file = MQTT_SYSTEM_CA_FILE;
+    int rc = mosquitto_tls_set(c->mosq, ca_file, ca_path, cfg->cert_file, cfg->key_file, NULL);
     if (rc == MOSQ_ERR_SUCCESS)
         rc = mosquitto_tls_opts_set(c->mosq, cfg->tls_verify ? 1 : 0, NULL, NULL);
     if (rc == MOSQ_ERR_SUCCESS)

@@ -51,6 +51,34 @@ static int dial(int port)
     return fd;
 }
 
+static void make_dir(broker_t *b)
+{
+    if (b->dir[0])
+        return;
+    strcpy(b->dir, "/tmp/iocd-mqtt-test-XXXXXX");
+    if (!mkdtemp(b->dir))
+        fail_msg("mkdtemp failed");
+    chmod(b->dir, 0755); /* mosquitto drops root for its own user and must read its files */
+}
+
+void broker_enable_tls(broker_t *b)
+{
+    char cmd[2048];
+    make_dir(b);
+    snprintf(cmd, sizeof cmd,
+             "cd %s && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > san.ext && "
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout ca.key -out ca.pem -days 2 -subj '/CN=iocd test CA' && "
+             "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout server.key -out server.csr -subj '/CN=localhost' && "
+             "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+             "-out server.pem -days 2 -extfile san.ext && chmod 644 *.pem *.key",
+             b->dir);
+    if (system(cmd) != 0)
+        fail_msg("openssl could not make the test certificates in %s", b->dir);
+    b->tls_port = free_port();
+}
+
 void broker_start(broker_t *b)
 {
     char conf[300], log[300];
@@ -60,12 +88,7 @@ void broker_start(broker_t *b)
             exe = mosquitto_paths[i];
     if (!exe)
         fail_msg("mosquitto is not installed (scripts/install-deps --test)");
-    if (!b->dir[0]) {
-        strcpy(b->dir, "/tmp/iocd-mqtt-test-XXXXXX");
-        if (!mkdtemp(b->dir))
-            fail_msg("mkdtemp failed");
-        chmod(b->dir, 0755); /* mosquitto drops root for its own user and must read the conf */
-    }
+    make_dir(b);
     if (!b->port)
         b->port = free_port();
     snprintf(conf, sizeof conf, "%s/mosquitto.conf", b->dir);
@@ -74,6 +97,9 @@ void broker_start(broker_t *b)
     if (!f)
         fail_msg("cannot write %s", conf);
     fprintf(f, "listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n", b->port);
+    if (b->tls_port)
+        fprintf(f, "listener %d 127.0.0.1\ncafile %s/ca.pem\ncertfile %s/server.pem\n"
+                "keyfile %s/server.key\n", b->tls_port, b->dir, b->dir, b->dir);
     fclose(f);
     chmod(conf, 0644);
     pid_t pid = fork();
@@ -115,12 +141,15 @@ void broker_stop(broker_t *b, int hard)
 
 void broker_cleanup(broker_t *b)
 {
+    static const char *const files[] = {"mosquitto.conf", "mosquitto.log", "san.ext", "ca.key",
+                                        "ca.pem", "ca.srl", "server.key", "server.csr",
+                                        "server.pem"};
     char path[300];
     broker_stop(b, 1);
-    snprintf(path, sizeof path, "%s/mosquitto.conf", b->dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/mosquitto.log", b->dir);
-    unlink(path);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", b->dir, files[i]);
+        unlink(path);
+    }
     rmdir(b->dir);
 }
 
