@@ -159,7 +159,7 @@ static int parse_tls(const cJSON *obj, mqtt_config_t *cfg, char *err, size_t err
 static int parse_tags(const cJSON *obj, const char *where, mqtt_sub_t *sub, char *err,
                       size_t errlen)
 {
-    char w[96];
+    char w[160];
     if (!cJSON_IsObject(obj))
         return fail(err, errlen, where, "must be an object of string values");
     size_t n = (size_t)cJSON_GetArraySize(obj);
