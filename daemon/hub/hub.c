@@ -318,18 +318,13 @@ static void on_timer_closed(uv_handle_t *handle)
         done(ud);
 }
 
-void hub_close(hub_t *h, void (*done)(void *ud), void *ud)
+void hub_detach(hub_t *h)
 {
     hub_conn_t *c, *next;
-    size_t i;
 
-    if (h->closing)
-        return;
-    h->closing = true;
-    h->done = done;
-    h->done_ud = ud;
     if (h->web)
         web_set_ws_handler(h->web, NULL, NULL);
+    h->web = NULL;
     for (c = h->conns; c; c = next) {
         next = c->next;
         web_ws_close(c->ws);
@@ -338,6 +333,19 @@ void hub_close(hub_t *h, void (*done)(void *ud), void *ud)
     }
     h->conns = NULL;
     h->st.connections = 0;
+    h->st.queued = 0;
+}
+
+void hub_close(hub_t *h, void (*done)(void *ud), void *ud)
+{
+    size_t i;
+
+    if (h->closing)
+        return;
+    h->closing = true;
+    h->done = done;
+    h->done_ud = ud;
+    hub_detach(h);
     hub_pending_free(&h->pending);
     for (i = 0; i < h->nalerts; i++)
         cJSON_Delete(h->alerts[i]);

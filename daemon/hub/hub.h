@@ -44,9 +44,12 @@ void hub_set_snapshot_provider(hub_t *h, const char *topic_prefix, hub_snapshot_
 void hub_update(hub_t *h, const hub_item_t *item);
 /* Sends one alert event (copied) to "alerts" subscribers at the next tick. */
 void hub_alert(hub_t *h, const cJSON *alert);
-/* Closes every connection's hub state and frees the hub after its timer closes. Call it
- * before web_close: it detaches from the web server synchronously. */
+/* Closes every connection's hub state and frees the hub after its timer closes. Call it after
+ * engine_close (the engine talks to the hub until then) and after hub_detach. */
 void hub_close(hub_t *h, void (*done)(void *ud), void *ud);
+/* Closes the /ws connections and detaches from the web server (later upgrades are refused).
+ * Call it before web_close; the hub still takes updates (and drops them). Idempotent. */
+void hub_detach(hub_t *h);
 
 /* Serves /ws (protocol "ioc.v1") on w. Upgrades are checked against **cfgp each time (Origin
  * must be iocd's own; credentials as the API; any role but writer), so after SIGHUP the new

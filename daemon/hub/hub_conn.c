@@ -21,6 +21,7 @@ hub_frame_t *hub_conn_pop(hub_conn_t *c)
     f = c->q[c->qhead];
     c->qhead = (c->qhead + 1) % c->h->opts.max_queue;
     c->qlen--;
+    c->qbytes -= f->len;
     c->h->st.queued--;
     return f;
 }
@@ -36,7 +37,7 @@ void hub_conn_push(hub_conn_t *c, hub_frame_t *f, bool state)
         c->resync = true; /* cannot queue: a snapshot later is the honest fallback */
         goto out;
     }
-    if (c->qlen == max) {
+    if (c->qlen == max || (c->qlen && c->qbytes + f->len > HUB_MAX_QUEUE_BYTES)) {
         hub_conn_drop_queue(c);
         c->resync = true;
         h->st.resyncs++;
@@ -45,6 +46,7 @@ void hub_conn_push(hub_conn_t *c, hub_frame_t *f, bool state)
     }
     c->q[(c->qhead + c->qlen) % max] = hub_frame_ref(f);
     c->qlen++;
+    c->qbytes += f->len;
     h->st.queued++;
 out:
     web_ws_want_write(c->ws);

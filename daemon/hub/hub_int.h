@@ -18,6 +18,7 @@
 #define HUB_MAX_PENDING 65536  /* (indicator, group) pairs collected per tick */
 #define HUB_MAX_ALERTS 256     /* alert events collected per tick */
 #define HUB_MAX_PROVIDERS 4
+#define HUB_MAX_QUEUE_BYTES (1u << 20) /* frame bytes queued per connection (beyond one frame) */
 
 /* A frame shared by reference count. Only its tail is stored: the head
  * {"type":"<type>","seq":<n> is written in front of it for each connection when sent (seq
@@ -96,6 +97,7 @@ typedef struct hub_conn {
     uint64_t seq;            /* seq of the last frame sent */
     hub_frame_t **q;         /* ring of h->opts.max_queue frames, allocated on first use */
     uint32_t qhead, qlen;
+    size_t qbytes;           /* tail bytes of the queued frames */
     bool all_indicators;     /* subscribed to "indicators" */
     bool alerts;             /* subscribed to "alerts" */
     bool resync;             /* a snapshot is due; updates are not queued until it is sent */
@@ -103,7 +105,8 @@ typedef struct hub_conn {
     char *ids[HUB_MAX_TOPICS]; /* ids of "indicator:<id>" topics; owned */
 } hub_conn_t;
 
-/* Queues a frame (takes a new reference). If the queue is full the client has fallen behind:
+/* Queues a frame (takes a new reference). If the queue is full (max_queue frames, or over
+ * HUB_MAX_QUEUE_BYTES with this frame and at least one queued) the client has fallen behind:
  * the queue is dropped and a snapshot made due instead. Updates and alerts (`state` true) are
  * skipped while a snapshot is due, as it will carry them. Asks for a write. */
 void hub_conn_push(hub_conn_t *c, hub_frame_t *f, bool state);

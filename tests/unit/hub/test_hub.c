@@ -354,6 +354,33 @@ static void test_queue_bound_resyncs(void **state)
     hub_frame_unref(f);
 }
 
+static void test_queue_byte_bound(void **state)
+{
+    fx_t *fx = *state;
+    hub_conn_t *c = conn_with(fx, NULL);
+    char *big = malloc(400 * 1024);
+    cJSON *body = cJSON_CreateObject();
+    hub_frame_t *f;
+
+    memset(big, 'x', 400 * 1024 - 1);
+    big[400 * 1024 - 1] = '\0';
+    cJSON_AddStringToObject(body, "s", big);
+    f = hub_frame_new("update", body);
+    assert_non_null(f);
+    hub_conn_push(c, f, true);
+    hub_conn_push(c, f, true);
+    assert_int_equal(c->qlen, 2);
+    assert_int_equal(c->qbytes, 2 * f->len);
+    hub_conn_push(c, f, true); /* 1.2 MB would be queued: dropped for a snapshot */
+    assert_int_equal(c->qlen, 0);
+    assert_int_equal(c->qbytes, 0);
+    assert_true(c->resync);
+    assert_int_equal(f->refs, 1);
+    hub_frame_unref(f);
+    cJSON_Delete(body);
+    free(big);
+}
+
 static void test_ops_on_connection(void **state)
 {
     fx_t *fx = *state;
@@ -455,6 +482,7 @@ int main(void)
         cmocka_unit_test(test_pending_conflates),
         cmocka_unit_test_setup_teardown(test_fanout_shares_frames, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_bound_resyncs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_byte_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ops_on_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conn_topic_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alert_frames, setup, teardown),
