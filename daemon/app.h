@@ -24,6 +24,7 @@ typedef struct app {
     ingest_t *ingest;
     collectors_t *collectors;
     struct engine *engine; /* indicators (daemon/engine/engine.h) */
+    struct hub *hub;       /* live updates over /ws (daemon/hub/hub.h) */
     web_t *web;
     uv_signal_t sig_term, sig_int, sig_hup;
     int64_t started_us;

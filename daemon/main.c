@@ -17,6 +17,7 @@
 #include "collect/plugin.h"
 #include "core/log.h"
 #include "engine/engine.h"
+#include "hub/hub.h"
 
 #define DRAIN_TIMEOUT_MS 5000
 
@@ -60,7 +61,7 @@ static int make_dirs(const char *path)
 /* Finds dashboards/: http.dashboards, else installed next to the binary, else the source tree. */
 static const char *dashboards_dir(const config_t *cfg)
 {
-    static char dir[PATH_MAX];
+    static char dir[PATH_MAX + 64];
     struct stat st;
     if (cfg->dashboards_dir)
         return cfg->dashboards_dir;
@@ -127,7 +128,7 @@ static int check_config(const char *path)
     collectors_t *c;
     int rc = collectors_create(&loop, plugin_dir(cfg), NULL, &c);
     if (rc == 0) {
-        rc = collectors_apply(c, cfg, err, sizeof err);
+        rc = collectors_validate(c, cfg, err, sizeof err);
         if (rc) {
             char full[1200];
             collector_error(cfg, err, full, sizeof full);
@@ -217,6 +218,10 @@ static void on_engine_closed(void *ud)
 {
     app_t *app = ud;
     app->engine = NULL;
+    if (app->hub) {
+        hub_close(app->hub, NULL, NULL); /* after the engine, which publishes until it closes */
+        app->hub = NULL;
+    }
     if (app->store)
         store_close(app->store, on_store_closed, app);
     else
@@ -240,6 +245,8 @@ static void on_drained(void *ud)
     log_info("main", "event=drained committed=%llu spooled=%llu spool_bytes=%llu",
              (unsigned long long)is.samples_committed, (unsigned long long)is.samples_spooled,
              (unsigned long long)spool_bytes(app->spool));
+    if (app->hub)
+        hub_detach(app->hub);
     if (app->web)
         web_close(app->web, on_web_closed, app);
     else
@@ -321,7 +328,9 @@ static int start(app_t *app)
         return rc;
     }
     char err[1024];
-    if ((rc = engine_create(app->loop, cfg, NULL, &app->engine, err, sizeof err))) {
+    if ((rc = hub_create(app->loop, NULL, &app->hub)))
+        return rc;
+    if ((rc = engine_create(app->loop, cfg, app->hub, &app->engine, err, sizeof err))) {
         log_error("main", "event=engine_failed error=\"%s\"", err);
         return rc;
     }
@@ -352,6 +361,8 @@ static int start(app_t *app)
         .tls_key = cfg->tls_key,
     };
     if ((rc = web_create(app->loop, &wo, &app->web)))
+        return rc;
+    if ((rc = hub_attach(app->hub, app->web, &app->cfg)))
         return rc;
     if ((rc = api_health_register(app)) || (rc = api_write_register(app)) ||
         (rc = api_indicators_register(app)))

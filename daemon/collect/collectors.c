@@ -43,7 +43,8 @@ struct collectors {
     size_t count;
     void (*close_done)(void *);
     void *close_ud;
-    int closing; /* instances still stopping during close */
+    bool closing;
+    int stopping; /* instances stopped whose handles are not yet closed */
 };
 
 static ioc_host_services_t services;
@@ -196,6 +197,19 @@ static void free_instance(ioc_host_t *h)
     free(h);
 }
 
+/* Frees the set once it is closing and every stopped instance has let go of its handles. */
+static void maybe_closed(collectors_t *c)
+{
+    if (!c->closing || c->stopping)
+        return;
+    void (*done)(void *) = c->close_done;
+    void *ud = c->close_ud;
+    free(c->plugin_dir);
+    free(c);
+    if (done)
+        done(ud);
+}
+
 static void on_instance_handle_closed(uv_handle_t *hd)
 {
     ioc_host_t *h = hd->data;
@@ -203,13 +217,8 @@ static void on_instance_handle_closed(uv_handle_t *hd)
         return;
     collectors_t *c = h->owner;
     free_instance(h);
-    if (c->close_done && --c->closing == 0) {
-        void (*done)(void *) = c->close_done;
-        void *ud = c->close_ud;
-        free(c->plugin_dir);
-        free(c);
-        done(ud);
-    }
+    c->stopping--;
+    maybe_closed(c);
 }
 
 /* The plugin's handles are gone: close ours. */
@@ -222,6 +231,7 @@ static void on_plugin_closed(ioc_host_t *h)
 static void stop_instance(ioc_host_t *h)
 {
     h->stopping = true;
+    h->owner->stopping++;
     uv_timer_stop(&h->timer);
     uv_timer_stop(&h->timeout_timer);
     char qn[128];
@@ -354,6 +364,20 @@ int collectors_apply(collectors_t *c, const config_t *cfg, char *err, size_t err
     return IOC_OK;
 }
 
+int collectors_validate(collectors_t *c, const config_t *cfg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < cfg->ncollectors; i++) {
+        ioc_host_t *h;
+        if (!cfg->collectors[i].enabled)
+            continue;
+        int rc = make_instance(c, &cfg->collectors[i], &h, err, errlen);
+        if (rc)
+            return rc;
+        stop_instance(h);
+    }
+    return IOC_OK;
+}
+
 static void render_metrics(strbuf_t *out, void *ud)
 {
     collectors_t *c = ud;
@@ -427,19 +451,14 @@ void collectors_close(collectors_t *c, void (*done)(void *ud), void *ud)
     metrics_unregister(render_metrics, c);
     c->close_done = done;
     c->close_ud = ud;
-    c->closing = 1; /* held until every instance has been asked to stop */
     while (c->list) {
         ioc_host_t *h = c->list;
         c->list = h->next;
-        c->closing++;
         stop_instance(h);
     }
     c->count = 0;
-    if (--c->closing == 0) {
-        free(c->plugin_dir);
-        free(c);
-        done(ud);
-    }
+    c->closing = true;
+    maybe_closed(c);
 }
 
 size_t collectors_count(const collectors_t *c) { return c->count; }

@@ -19,6 +19,10 @@ int collectors_create(uv_loop_t *loop, const char *plugin_dir, ingest_t *ingest,
  * All or nothing: if any new instance fails to load or init, nothing changes, the error
  * (naming the instance and file) is in err and a negative code is returned. */
 int collectors_apply(collectors_t *c, const config_t *cfg, char *err, size_t errlen);
+/* Loads and initialises every enabled instance of cfg without starting any, then stops them:
+ * checks plugin files, ABI and plugin options (for --check-config). Returns 0 or a negative
+ * code with the first error in err. */
+int collectors_validate(collectors_t *c, const config_t *cfg, char *err, size_t errlen);
 /* Stops every instance; `done` runs once all their handles are closed; then the set is freed. */
 void collectors_close(collectors_t *c, void (*done)(void *ud), void *ud);
 /* Number of running instances. */

@@ -80,6 +80,7 @@ class Iocd:
 
     def __init__(self, config, root=None, env=None):
         self.root = root or tempfile.mkdtemp(prefix="iocd-it-")
+        os.chmod(self.root, 0o755)  # the embedded cluster runs as postgres and must reach state_dir
         self.port = free_port()
         self.config = dict(config)
         self.config.setdefault("state_dir", os.path.join(self.root, "state"))

@@ -14,8 +14,8 @@ def test_embedded_cluster():
         dsn = f"host={run_dir} port=5432 user=postgres dbname=iocd"
         wait_for(lambda: int(psql(dsn, "SELECT count(*) FROM samples_view")[0][0]) > 100, 30,
                  "simulator samples in the embedded database")
-        listen = psql(dsn, "SHOW listen_addresses")[0][0]
-        check(listen == "", f"embedded cluster listens on TCP: {listen!r}")
+        tcp = psql(dsn, "SELECT current_setting('listen_addresses') <> ''")[0][0]
+        check(tcp == "f", "the embedded cluster listens on TCP")
         if os.geteuid() == 0:
             owner = psql(dsn, "SELECT pg_catalog.current_setting('data_directory')")[0][0]
             st = os.stat(owner)
