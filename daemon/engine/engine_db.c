@@ -215,7 +215,8 @@ static void on_warm_series(void *ud, int status, PGresult *res)
             free(w->tags);
         }
     }
-    qsort(db->ws, db->nws, sizeof *db->ws, cmp_ws);
+    if (db->nws)
+        qsort(db->ws, db->nws, sizeof *db->ws, cmp_ws);
     db->phase = db->nws ? PH_SAMPLES : PH_LIVE;
     db->chunk = db->warm_from;
     pump(db);

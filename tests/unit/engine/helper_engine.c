@@ -11,6 +11,8 @@
 #include "helper_engine.h"
 
 static config_t *last_cfg;
+static series_t **made; /* every helper_series, freed by helper_engine_close */
+static size_t nmade;
 
 config_t *helper_config(const char *indicators)
 {
@@ -45,6 +47,19 @@ void helper_engine_close(uv_loop_t *loop, engine_t *e)
         uv_run(loop, UV_RUN_ONCE);
     config_free(last_cfg);
     last_cfg = NULL;
+    helper_series_free_all();
+}
+
+void helper_series_free_all(void)
+{
+    for (size_t i = 0; i < nmade; i++) {
+        free(made[i]->key);
+        free(made[i]->metric);
+        free(made[i]);
+    }
+    free(made);
+    made = NULL;
+    nmade = 0;
 }
 
 series_t *helper_series(const char *metric, const char *tags_json)
@@ -57,6 +72,8 @@ series_t *helper_series(const char *metric, const char *tags_json)
     memcpy(se->key + ml + 1, tags_json, tl + 1);
     se->metric = strdup(metric);
     se->tags_json = se->key + ml + 1;
+    made = realloc(made, (nmade + 1) * sizeof *made);
+    made[nmade++] = se;
     return se;
 }
 

@@ -16,10 +16,12 @@
 config_t *helper_config(const char *indicators);
 /* Creates an engine (no hub, no database) on loop for that config, with the clock at T0. */
 engine_t *helper_engine(uv_loop_t *loop, const char *indicators);
-/* Closes the engine and runs the loop until it is freed. */
+/* Closes the engine, runs the loop until it is freed, and frees the helper's series. */
 void helper_engine_close(uv_loop_t *loop, engine_t *e);
-/* A series as ingest interns it (leaks until the test ends; tests are short). */
+/* A series as ingest interns it (freed by helper_engine_close). */
 series_t *helper_series(const char *metric, const char *tags_json);
+/* Frees every helper_series (after the engine that saw them is closed). */
+void helper_series_free_all(void);
 /* Sets the clock and runs one tick. */
 void helper_tick(engine_t *e, int64_t now);
 /* The group of an indicator ("" for the total); fails the test if missing. */

@@ -79,6 +79,7 @@ static void close_engine(engine_t *e)
     bool done = false;
     engine_close(e, on_store_closed, &done);
     assert_true(helper_db_run_until(&loop, &done, 10000));
+    helper_series_free_all();
 }
 
 static void test_rollups_and_restart(void **state)
