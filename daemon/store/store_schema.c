@@ -47,6 +47,28 @@ const store_migration_t store_migrations[] = {
         "(group, empty for the total), value (mean at the ticks), count (samples), min, max.';"
         "COMMENT ON VIEW rollups_1h IS 'Indicator values per hour (UTC), from rollups_1m.';"
         "COMMENT ON VIEW rollups_1d IS 'Indicator values per day (UTC), from rollups_1h.';"},
+    /* Access control (auth): people, their sessions, runtime API tokens, the audit log. Secrets
+     * are stored only as argon2id strings (passwords) or SHA-256 digests (session and API tokens). */
+    {3, "CREATE TABLE users ("
+        "  id bigserial PRIMARY KEY, name text NOT NULL UNIQUE, role text NOT NULL,"
+        "  pwhash text NOT NULL, disabled boolean NOT NULL DEFAULT false,"
+        "  created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now());"
+        "CREATE TABLE sessions ("
+        "  id bigserial PRIMARY KEY, user_id bigint NOT NULL REFERENCES users ON DELETE CASCADE,"
+        "  token_sha256 bytea NOT NULL UNIQUE, peer text,"
+        "  created_at timestamptz NOT NULL DEFAULT now(), expires_at timestamptz NOT NULL);"
+        "CREATE INDEX sessions_expires ON sessions (expires_at);"
+        "CREATE TABLE api_tokens ("
+        "  id bigserial PRIMARY KEY, name text NOT NULL, role text NOT NULL,"
+        "  token_sha256 bytea NOT NULL UNIQUE, created_by text NOT NULL,"
+        "  created_at timestamptz NOT NULL DEFAULT now(), revoked_at timestamptz);"
+        "CREATE UNIQUE INDEX api_tokens_live_name ON api_tokens (name) WHERE revoked_at IS NULL;"
+        "CREATE TABLE audit_log ("
+        "  id bigserial PRIMARY KEY, ts timestamptz NOT NULL DEFAULT now(), actor text NOT NULL,"
+        "  action text NOT NULL, target text, peer text, detail jsonb);"
+        "CREATE INDEX audit_log_ts ON audit_log (ts);"
+        "COMMENT ON TABLE audit_log IS 'Who (actor), when (ts), what (action, target, detail), "
+        "from where (peer): log-ins, user, token and rule changes, acks, exports.';"},
 };
 const int store_nmigrations = (int)(sizeof store_migrations / sizeof store_migrations[0]);
 
