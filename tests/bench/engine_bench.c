@@ -1,7 +1,6 @@
 /* Engine benchmark: ns per sample with 100k live series feeding two indicators (a sum grouped
  * by 15 districts and an ungrouped avg), and the cost of one tick. Prints name=value lines.
- * Build: cc -O2 -Idaemon -Iinclude -I/usr/include/postgresql tests/bench/engine_bench.c
- *        build/libiocd_core.a $(pkg-config --libs libuv libcjson libwebsockets libpq libsodium) -lm */
+ * Built by CMake as build/tests/engine_bench; tests/bench/run runs it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

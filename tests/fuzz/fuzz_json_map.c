@@ -15,11 +15,11 @@
 #include "../../collectors/http_json/hj_time.c"
 
 static const char *const configs[] = {
-    "{\"items\": \"/data\", \"time\": \"/ts\", \"tags\": {\"id\": \"/id\", \"d\": \"/a/0/~1b\"},"
-    " \"metrics\": [{\"metric\": \"m.v\", \"value\": \"/v\", \"value_map\": {\"on\": 1}},"
-    "               {\"metric\": \"m.w\", \"value\": \"/w/x\"}]}",
-    "{\"format\": \"ngsi-v2\", \"tags\": {\"district\": \"/address/addressLocality\"},"
-    " \"value_map\": {\"powerState\": {\"on\": 1, \"off\": 0}}}",
+    ("{\"items\": \"/data\", \"time\": \"/ts\", \"tags\": {\"id\": \"/id\", \"d\": \"/a/0/~1b\"},"
+     " \"metrics\": [{\"metric\": \"m.v\", \"value\": \"/v\", \"value_map\": {\"on\": 1}},"
+     "               {\"metric\": \"m.w\", \"value\": \"/w/x\"}]}"),
+    ("{\"format\": \"ngsi-v2\", \"tags\": {\"district\": \"/address/addressLocality\"},"
+     " \"value_map\": {\"powerState\": {\"on\": 1, \"off\": 0}}}"),
     "{\"format\": \"ngsi-ld\", \"items\": \"\", \"tags\": {\"road\": \"/refRoad\"}}",
 };
 #define NCONFIGS (sizeof configs / sizeof configs[0])
