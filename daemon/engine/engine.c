@@ -184,43 +184,6 @@ static eng_binding_t *bind_key(engine_t *e, const char *key, const char *metric,
     return b ? b : bind_new(e, key, metric, tags_json);
 }
 
-/* Keeps neighbouring series (allocated one after the other, and mostly fed in that order) in
- * neighbouring slots, so a round of samples walks the table instead of missing the cache; the
- * high bits are folded in against strides that are multiples of the table size. */
-static size_t phash(const void *p, size_t cap)
-{
-    uint64_t x = (uint64_t)(uintptr_t)p >> 4;
-    return (size_t)(x ^ (x >> 22)) & (cap - 1);
-}
-
-static int pmap_put(engine_t *e, const void *se, eng_binding_t *b)
-{
-    if ((e->pcount + 1) * 2 > e->pcap) {
-        size_t cap = e->pcap ? e->pcap * 2 : 1024;
-        struct eng_pslot *ns = calloc(cap, sizeof *ns);
-        if (!ns)
-            return IOC_ENOMEM;
-        for (size_t i = 0; i < e->pcap; i++) {
-            if (!e->pmap[i].se)
-                continue;
-            size_t j = phash(e->pmap[i].se, cap);
-            while (ns[j].se)
-                j = (j + 1) & (cap - 1);
-            ns[j] = e->pmap[i];
-        }
-        free(e->pmap);
-        e->pmap = ns;
-        e->pcap = cap;
-    }
-    size_t j = phash(se, e->pcap);
-    while (e->pmap[j].se)
-        j = (j + 1) & (e->pcap - 1);
-    e->pmap[j].se = se;
-    e->pmap[j].b = b;
-    e->pcount++;
-    return IOC_OK;
-}
-
 static void minute_count(eng_group_t *g, int64_t ts)
 {
     int64_t m = ts / MINUTE_US;
@@ -254,16 +217,12 @@ static void feed(engine_t *e, eng_binding_t *b, int64_t ts, double v, bool repla
 
 void engine_on_sample(engine_t *e, const series_t *se, int64_t ts_us, double value)
 {
-    eng_binding_t *b = NULL;
-    if (e->pcap) {
-        size_t j = phash(se, e->pcap);
-        while (e->pmap[j].se && e->pmap[j].se != se)
-            j = (j + 1) & (e->pcap - 1);
-        b = e->pmap[j].b;
-    }
+    /* The series remembers its binding, so the usual path is one pointer load. */
+    eng_binding_t *b = se->engine_slot;
     if (!b) {
-        if (!(b = bind_key(e, se->key, se->metric, se->tags_json)) || pmap_put(e, se, b))
+        if (!(b = bind_key(e, se->key, se->metric, se->tags_json)))
             return;
+        ((series_t *)se)->engine_slot = b;
     }
     if (b->n)
         feed(e, b, ts_us, value, false);
@@ -522,7 +481,6 @@ void eng_free(engine_t *e)
         free(e->bindings[i]);
     }
     free(e->bindings);
-    free(e->pmap);
     hashmap_free(&e->by_key);
     free(e);
 }

@@ -155,11 +155,6 @@ struct engine {
     size_t ninds;
     uv_timer_t tick;
     hashmap_t by_key;        /* series key -> binding */
-    struct eng_pslot {
-        const void *se;
-        eng_binding_t *b;
-    } *pmap;                 /* series pointer -> binding, open addressing */
-    size_t pcap, pcount;
     eng_binding_t **bindings;
     size_t nbindings, capbindings;
     int64_t now_us;          /* wall clock at the last tick (tests may set it) */

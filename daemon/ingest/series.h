@@ -15,6 +15,8 @@ typedef struct series {
     const char *tags_json; /* points into key: canonical JSON object, keys sorted bytewise */
     uint64_t batch_gen;    /* ingest bookkeeping: the batch this series was last added to */
     uint32_t batch_index;  /* ... and its index there */
+    void *engine_slot;     /* the engine's binding for this series (set and owned by the engine,
+                            * which lives as long as ingest); NULL until first seen */
 } series_t;
 
 typedef struct series_registry {
