@@ -50,6 +50,7 @@ struct ingest {
     int replay_failures;
 
     waiter_t *waiters;
+    bool flush_wanted;   /* a waiter wants the open batch sealed once the store is free */
     bool draining;
     uint64_t drain_deadline_ms;
     void (*drain_done)(void *);
@@ -259,6 +260,11 @@ static void on_commit(void *ud, int status)
             uv_timer_start(&in->retry_timer, on_retry_timer, COMMIT_RETRY_MS, 0);
         }
     }
+    /* Group commit: what arrived for waiters during this commit goes out as one batch now. */
+    if (in->flush_wanted && !in->qcount) {
+        in->flush_wanted = false;
+        seal(in);
+    }
     notify_waiters(in);
     check_drained(in);
     pump(in);
@@ -423,7 +429,13 @@ int ingest_when_durable(ingest_t *in, uint64_t mark, ingest_durable_cb cb, void 
     w->ud = ud;
     w->next = in->waiters;
     in->waiters = w;
-    seal(in);
+    /* While a commit is in flight, keep filling the open batch: it is sealed when the commit
+     * ends (group commit), so concurrent writers share one transaction instead of queueing
+     * many small ones. Otherwise seal now so the waiter does not wait for the batch timer. */
+    if (wants_queue(in) && (in->committing || in->qcount))
+        in->flush_wanted = true;
+    else
+        seal(in);
     notify_waiters(in);
     return IOC_OK;
 }
