@@ -1,4 +1,4 @@
-/* Test helpers for the store tests: throwaway databases and running the loop until a condition. */
+/* Test helpers shared by unit tests: throwaway databases and running the loop until a condition. */
 #ifndef IOCD_TEST_HELPER_PG_H
 #define IOCD_TEST_HELPER_PG_H
 
