@@ -86,7 +86,7 @@ static int is_dir(const char *p)
 
 const char *plugin_default_dir(void)
 {
-    static char dir[PATH_MAX];
+    static char dir[PATH_MAX + 32];
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {
