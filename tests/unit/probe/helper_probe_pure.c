@@ -1,0 +1,4 @@
+/* The probe plugin's pure parts (targets, config), compiled into the tests: the plugin itself is
+ * a shared object that exports only its descriptor. */
+#include "../../../collectors/probe/probe_target.c"
+#include "../../../collectors/probe/probe_config.c"
