@@ -296,6 +296,9 @@ static void evaluate(engine_t *e, eng_ind_t *ind, eng_group_t *g, bool derived, 
     g->pub_value = g->value;
     g->pub_status = g->status;
     g->pub_ts = g->ts;
+    if (e->listener)
+        e->listener(e->listener_ud, ind->id, g->name, g->ts, g->value, g->has,
+                    eng_status_name(g->status));
     if (e->hub) {
         hub_item_t it = {.indicator = ind->id, .group = g->name, .ts_us = g->ts,
                          .value = g->value, .has_value = g->has,
@@ -491,6 +494,12 @@ void engine_set_dsn(engine_t *e, const char *dsn)
         return;
     if (eng_db_create(e, dsn, &e->db))
         log_error("engine", "event=db_failed action=no_rollups");
+}
+
+void engine_set_listener(engine_t *e, engine_value_fn fn, void *ud)
+{
+    e->listener = fn;
+    e->listener_ud = ud;
 }
 
 static void on_tick_closed(uv_handle_t *h)

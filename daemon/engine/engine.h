@@ -3,6 +3,7 @@
 #ifndef IOCD_ENGINE_H
 #define IOCD_ENGINE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
@@ -39,6 +40,12 @@ cJSON *engine_indicators_json(engine_t *e);
 typedef void (*engine_series_cb)(void *ud, int status, cJSON *points);
 int engine_series(engine_t *e, const char *id, const char *group, int64_t from_us, int64_t to_us,
                   int64_t step_us, engine_series_cb cb, void *ud);
+/* Called for every value change the engine publishes (the same items as the hub gets), on the
+ * loop; strings are valid during the call only. */
+typedef void (*engine_value_fn)(void *ud, const char *indicator, const char *group, int64_t ts_us,
+                                double value, bool has_value, const char *status);
+/* Sets (or with fn NULL removes) the one value listener (the alerts module). */
+void engine_set_listener(engine_t *e, engine_value_fn fn, void *ud);
 /* Flushes pending rollups and frees the engine once its handles are closed. */
 void engine_close(engine_t *e, void (*done)(void *ud), void *ud);
 

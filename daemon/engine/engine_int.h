@@ -151,6 +151,8 @@ typedef struct eng_db eng_db_t;
 struct engine {
     uv_loop_t *loop;
     hub_t *hub;
+    engine_value_fn listener; /* value changes, besides the hub */
+    void *listener_ud;
     eng_ind_t *inds;
     size_t ninds;
     uv_timer_t tick;
