@@ -69,6 +69,31 @@ const store_migration_t store_migrations[] = {
         "CREATE INDEX audit_log_ts ON audit_log (ts);"
         "COMMENT ON TABLE audit_log IS 'Who (actor), when (ts), what (action, target, detail), "
         "from where (peer): log-ins, user, token and rule changes, acks, exports.';"},
+    /* Alerts: rules made over the API, each alert (one episode of a rule and group) with its
+     * current document, every transition, ack and silence as history, webhook deliveries. */
+    {4, "CREATE TABLE alert_rules ("
+        "  id text PRIMARY KEY, def jsonb NOT NULL,"
+        "  created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now());"
+        "CREATE TABLE alerts ("
+        "  id bigint PRIMARY KEY, rule_id text NOT NULL, grp text NOT NULL, state text NOT NULL,"
+        "  severity text NOT NULL, started_at timestamptz NOT NULL, fired_at timestamptz,"
+        "  resolved_at timestamptz, value double precision, doc jsonb NOT NULL,"
+        "  updated_at timestamptz NOT NULL DEFAULT now());"
+        "CREATE INDEX alerts_state ON alerts (state) WHERE state IN ('pending', 'firing');"
+        "CREATE INDEX alerts_rule ON alerts (rule_id, id);"
+        "CREATE TABLE alert_events ("
+        "  id bigserial PRIMARY KEY, alert_id bigint NOT NULL, rule_id text NOT NULL,"
+        "  grp text NOT NULL, ts timestamptz NOT NULL, event text NOT NULL, state text NOT NULL,"
+        "  value double precision, who text, comment text);"
+        "CREATE INDEX alert_events_alert ON alert_events (alert_id);"
+        "CREATE INDEX alert_events_ts ON alert_events (ts);"
+        "CREATE TABLE alert_deliveries ("
+        "  id bigserial PRIMARY KEY, alert_id bigint NOT NULL, rule_id text NOT NULL,"
+        "  channel text NOT NULL, target text NOT NULL, event text NOT NULL, attempt int NOT NULL,"
+        "  ok boolean NOT NULL, status int, error text, ts timestamptz NOT NULL DEFAULT now());"
+        "CREATE INDEX alert_deliveries_alert ON alert_deliveries (alert_id);"
+        "COMMENT ON TABLE alert_events IS 'Alert history: every transition (pending, firing, "
+        "resolved, cancelled, flapping_start/end), ack and silence, with who and comment.';"},
 };
 const int store_nmigrations = (int)(sizeof store_migrations / sizeof store_migrations[0]);
 
