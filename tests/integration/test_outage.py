@@ -105,5 +105,41 @@ def test_start_with_database_down():
         pg.stop()
 
 
+def test_torn_spool_tail_is_cut_and_the_rest_replayed():
+    root = tempfile.mkdtemp(prefix="iocd-torn-")
+    os.chmod(root, 0o755)
+    pg = Pg(root)
+    auth, token = writer_token_config()
+    dsn = pg.dsn.replace("dbname=postgres", "dbname=iocd")
+    d = Iocd({"database": {"dsn": dsn}, "auth": auth, "ingest": {"batch_max_delay": "20ms"}},
+             root=root)
+    try:
+        d.start(wait_db=False)
+        for i in range(3):
+            status, resp, _ = d.request("POST", "/api/v1/write", f"torn,i={i} value={i}\n".encode(),
+                                        {"Authorization": f"Bearer {token}"})
+            check(status == 204, f"write {i}: {status} {resp!r}")
+        check(d.stop() == 0, "exit code")
+        spool = os.path.join(d.config["state_dir"], "spool")
+        segs = sorted(f for f in os.listdir(spool) if f.startswith("seg-"))
+        check(segs, f"no spool segment in {os.listdir(spool)}")
+        with open(os.path.join(spool, segs[-1]), "ab") as f:
+            f.write(b"SPL1\x40\x00\x00\x00half a record, as a power cut leaves it")
+        d.start(wait_db=False)
+        m = d.metrics()
+        check(m["iocd_spool_corrupt_cuts_total"] == 1, f"cuts: {m['iocd_spool_corrupt_cuts_total']}")
+        check(m["iocd_spool_records"] == 3, f"records kept: {m['iocd_spool_records']}")
+        pg.start()
+        pg.create_db("iocd")
+        wait_for(lambda: d.health()["spool_bytes"] == 0 and d.health()["db"] == "up", 60, "replay")
+        rows = psql(dsn, "SELECT tags->>'i', value FROM samples_view WHERE metric='torn' ORDER BY 1")
+        check(rows == [["0", "0"], ["1", "1"], ["2", "2"]], f"rows after replay: {rows}")
+    finally:
+        d.stop()
+        d.cleanup()
+        pg.stop()
+
+
 if __name__ == "__main__":
-    run([test_start_with_database_down, test_outage_under_load])
+    run([test_start_with_database_down, test_torn_spool_tail_is_cut_and_the_rest_replayed,
+         test_outage_under_load])
