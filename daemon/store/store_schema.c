@@ -94,6 +94,14 @@ const store_migration_t store_migrations[] = {
         "CREATE INDEX alert_deliveries_alert ON alert_deliveries (alert_id);"
         "COMMENT ON TABLE alert_events IS 'Alert history: every transition (pending, firing, "
         "resolved, cancelled, flapping_start/end), ack and silence, with who and comment.';"},
+    /* Reports: the history of scheduled report runs (one row per attempt). */
+    {5, "CREATE TABLE report_runs ("
+        "  id bigserial PRIMARY KEY, report text NOT NULL, scheduled_for timestamptz NOT NULL,"
+        "  started_at timestamptz NOT NULL, finished_at timestamptz, status text NOT NULL,"
+        "  rows bigint, path text, error text);"
+        "CREATE INDEX report_runs_report ON report_runs (report, scheduled_for);"
+        "COMMENT ON TABLE report_runs IS 'Scheduled report runs: report, the due time it is for, "
+        "when it ran, ok or failed, rows, the file written or the error.';"},
 };
 const int store_nmigrations = (int)(sizeof store_migrations / sizeof store_migrations[0]);
 
