@@ -1,12 +1,14 @@
 """Core pipeline against a real PostgreSQL: simulator samples land, line-protocol writes are
 acknowledged only when stored, bad lines are named, SIGTERM flushes, restart keeps data, SIGHUP
 reloads collectors and refuses a bad config."""
+import json
 import os
 import signal
 import subprocess
 import time
 
 from harness import Iocd, check, psql, run, wait_for, writer_token_config, IOCCTL_BIN
+from wsclient import WsClient
 
 BASE_DSN = os.environ["IOCD_TEST_DSN"]
 DISTRICTS = ["Tân An", "Kiến Tường", "Bến Lức", "Đức Hòa", "Đức Huệ", "Cần Giuộc", "Cần Đước",
@@ -139,8 +141,13 @@ def test_sigterm_flushes_and_restart_keeps_data():
 def test_sighup_reload():
     dsn = fresh_db("it_pipeline_hup")
     d, _ = make(dsn, [{"plugin": "simulator", "name": "a", "interval": "500ms", "seed": 1}])
+    d.config["auth"]["anonymous_role"] = "viewer"
+    d.write_config()
     try:
         d.start()
+        ws = WsClient("127.0.0.1", d.port)  # a dashboard connection that must survive reloads
+        ws.send_text(json.dumps({"op": "subscribe", "topics": ["indicators"]}))
+        check(json.loads(ws.recv())["type"] == "snapshot", "no snapshot")
         wait_for(lambda: 'iocd_collector_up{collector="a",plugin="simulator"}' in d.metrics(), 10,
                  "collector a")
         cfg = dict(d.config)
@@ -160,6 +167,9 @@ def test_sighup_reload():
         wait_for(lambda: d.metrics()['iocd_collector_samples_total{collector="a",plugin="simulator"}']
                  > before, 10, "collector a still running after a bad reload")
         check('iocd_collector_up{collector="b",plugin="simulator"}' in d.metrics(), "b dropped")
+        ws.send_text('{"op":"ping"}')
+        check(json.loads(ws.recv())["type"] == "pong", "dashboard connection dropped by SIGHUP")
+        ws.close()
     finally:
         d.stop()
         d.cleanup()
