@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "engine/engine.h"
 #include "hub/hub.h"
+#include "reports/reports.h"
 
 #define DRAIN_TIMEOUT_MS 5000
 
@@ -123,6 +124,11 @@ static int check_config(const char *path)
         config_free(cfg);
         return 1;
     }
+    if (reports_check_config(cfg, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        config_free(cfg);
+        return 1;
+    }
     uv_loop_t loop;
     uv_loop_init(&loop);
     collectors_t *c;
@@ -167,6 +173,8 @@ static int open_store(app_t *app, const char *dsn)
     }
     ingest_set_store(app->ingest, app->store);
     engine_set_dsn(app->engine, dsn);
+    if (app->reports)
+        reports_set_dsn(app->reports, dsn);
     return IOC_OK;
 }
 
@@ -245,6 +253,10 @@ static void on_drained(void *ud)
     log_info("main", "event=drained committed=%llu spooled=%llu spool_bytes=%llu",
              (unsigned long long)is.samples_committed, (unsigned long long)is.samples_spooled,
              (unsigned long long)spool_bytes(app->spool));
+    if (app->reports) { /* ends exports; frees itself once its worker threads are done */
+        reports_close(app->reports, NULL, NULL);
+        app->reports = NULL;
+    }
     if (app->hub)
         hub_detach(app->hub);
     if (app->web)
@@ -287,6 +299,11 @@ static void on_hup(uv_signal_t *s, int signum)
         config_free(ncfg);
         return;
     }
+    if (reports_check_config(ncfg, err, sizeof err)) {
+        log_error("main", "event=reload_refused reason=reports error=\"%s\"", err);
+        config_free(ncfg);
+        return;
+    }
     if (collectors_apply(app->collectors, ncfg, err, sizeof err)) {
         char full[1200];
         collector_error(ncfg, err, full, sizeof full);
@@ -300,6 +317,7 @@ static void on_hup(uv_signal_t *s, int signum)
                       : app->cfg->db_dsn != NULL))
         log_warn("main", "event=reload_partial detail=\"http, state_dir and database changes "
                          "take effect at the next restart\"");
+    reports_apply(app->reports, ncfg);
     config_free(app->cfg);
     app->cfg = ncfg;
     log_info("main", "event=reloaded collectors=%zu", collectors_count(app->collectors));
@@ -334,6 +352,11 @@ static int start(app_t *app)
         log_error("main", "event=engine_failed error=\"%s\"", err);
         return rc;
     }
+    reports_opts_t ro = {.tmp_dir = cfg->state_dir};
+    if ((rc = reports_create(app->loop, cfg, &ro, &app->reports, err, sizeof err))) {
+        log_error("main", "event=reports_failed error=\"%s\"", err);
+        return rc;
+    }
     ingest_opts_t io = {
         .batch_max_samples = cfg->batch_max_samples,
         .batch_max_delay_ms = cfg->batch_max_delay_ms,
@@ -365,7 +388,7 @@ static int start(app_t *app)
     if ((rc = hub_attach(app->hub, app->web, &app->cfg)))
         return rc;
     if ((rc = api_health_register(app)) || (rc = api_write_register(app)) ||
-        (rc = api_indicators_register(app)))
+        (rc = api_indicators_register(app)) || (rc = api_export_register(app)))
         return rc;
     log_info("main", "event=listening url=%s://%s:%d/ dashboards=\"%s\"",
              cfg->tls_cert ? "https" : "http", cfg->http_host, web_port(app->web), wo.static_dir);

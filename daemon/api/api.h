@@ -11,5 +11,7 @@ int api_write_register(app_t *app);
 /* Registers GET /api/v1/indicators and GET /api/v1/indicators/{id}/series (app->engine).
  * Returns 0 or ioc_err_t. */
 int api_indicators_register(app_t *app);
+/* Registers GET /api/v1/export (app->reports); analyst or admin. Returns 0 or ioc_err_t. */
+int api_export_register(app_t *app);
 
 #endif

@@ -309,6 +309,7 @@ static void drop_req(web_req_t *req)
     case WEB_REQ_STATIC:
         web_req_orphan(req);
         return;
+    case WEB_REQ_STREAMING: /* the producer of a streamed body learns it like a handler */
     case WEB_REQ_HANDLING:
         cancel = req->cancel;
         ud = req->cancel_ud;
@@ -328,7 +329,7 @@ static int on_writeable(struct lws *wsi, web_conn_t *conn)
     bool close;
     int rc;
 
-    if (!req || req->state != WEB_REQ_WRITING)
+    if (!req || (req->state != WEB_REQ_WRITING && req->state != WEB_REQ_STREAMING))
         return 0;
     rc = web_req_write(req);
     if (rc <= 0)

@@ -56,6 +56,32 @@ void web_respond(web_req_t *req, int status, const char *content_type, const cha
 /* Registers the callback run if the client disconnects before web_respond. */
 void web_req_on_cancel(web_req_t *req, void (*cb)(void *ud), void *ud);
 
+/* Streamed responses (web_stream.c): a body of unknown length, sent with chunked transfer
+ * encoding as the handler produces it and at the pace the client reads it. */
+typedef void (*web_drain_fn)(void *ud);
+
+#define WEB_STREAM_MAX_PENDING (4u << 20) /* bytes a stream may have queued and unsent */
+
+/* Starts a streamed response instead of web_respond. `disposition` (may be NULL) is sent as
+ * Content-Disposition. on_drain runs on the loop each time everything written so far has
+ * gone to the socket: write more then (or later, e.g. after a query), or end. Until
+ * web_stream_end the cancel callback (web_req_on_cancel) runs if the client goes away.
+ * Returns 0 or IOC_ENOMEM (then answer with web_respond). */
+int web_stream_begin(web_req_t *req, int status, const char *content_type,
+                     const char *disposition, web_drain_fn on_drain, void *ud);
+/* Queues len bytes of body (copied). Returns 0, or IOC_ETOOBIG/IOC_ENOMEM when over
+ * WEB_STREAM_MAX_PENDING or out of memory. */
+int web_stream_write(web_req_t *req, const void *data, size_t len);
+/* Bytes queued and not yet written to the socket. */
+size_t web_stream_pending(const web_req_t *req);
+/* Ends the body: the request completes once the queued bytes are sent; no callback runs after
+ * this and req must not be used again. */
+void web_stream_end(web_req_t *req);
+/* Gives up on a stream that cannot be finished (e.g. its query failed after the headers went
+ * out): the connection is closed without the last chunk, so the client sees a truncated body.
+ * No callback runs after this and req must not be used again. */
+void web_stream_abort(web_req_t *req);
+
 /* WebSocket endpoint /ws, subprotocol "ioc.v1" (served by the hub through a handler). */
 typedef struct web_ws web_ws_t;
 

@@ -40,7 +40,8 @@ typedef enum web_req_state {
     WEB_REQ_READING,    /* reading the body */
     WEB_REQ_HANDLING,   /* handler called, waiting for web_respond */
     WEB_REQ_STATIC,     /* a file-system operation is in flight */
-    WEB_REQ_WRITING     /* response stored, written from WRITEABLE */
+    WEB_REQ_WRITING,    /* response stored, written from WRITEABLE */
+    WEB_REQ_STREAMING   /* streamed response still being produced (web_stream.c) */
 } web_req_state_t;
 
 typedef struct web_hdr {
@@ -78,6 +79,15 @@ struct web_req {
     unsigned char *resp;      /* LWS_PRE bytes of headroom, then the body; owned */
     size_t resp_len, resp_off;
     bool hdr_sent;
+    /* streamed response (web_stream.c) */
+    bool streaming;           /* chunked body; resp/resp_len unused */
+    bool stream_ended;        /* web_stream_end called: the last chunk follows the queued bytes */
+    strbuf_t spend;           /* bytes queued, spend.len - soff not yet sent */
+    size_t soff;
+    unsigned char *sframe;    /* LWS_PRE headroom + one chunk with its framing; owned */
+    web_drain_fn drain;
+    void *drain_ud;
+    char disp[256];           /* Content-Disposition, or "" */
     /* static file */
     uv_fs_t fs;
     uv_file fd;
@@ -149,6 +159,10 @@ void web_req_error(web_req_t *req, int status, const char *text);
 /* Writes the next piece of the response from LWS_CALLBACK_HTTP_WRITEABLE. Returns 0 while
  * more is to come, 1 when the response is complete, -1 on a write error. */
 int web_req_write(web_req_t *req);
+
+/* Writes the next chunk of a streamed response (after its headers) from WRITEABLE. Same
+ * returns as web_req_write. */
+int web_stream_step(web_req_t *req);
 
 /* Starts serving req->path from w->static_root (GET/HEAD). Replies itself. */
 void web_static_serve(web_req_t *req);

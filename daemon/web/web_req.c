@@ -93,6 +93,8 @@ void web_req_free(web_req_t *req)
         uv_fs_req_cleanup(&close_req);
     }
     strbuf_free(&req->body);
+    strbuf_free(&req->spend);
+    free(req->sframe);
     free(req->path);
     free(req->args);
     free(req->resp);
@@ -297,7 +299,9 @@ static int write_headers(web_req_t *req)
          lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
                                       (unsigned char *)req->ctype, (int)strlen(req->ctype), &p,
                                       end)) ||
-        lws_add_http_header_content_length(wsi, req->resp_len, &p, end) ||
+        (req->streaming ? add_hdr(wsi, "transfer-encoding:", "chunked", &p, end)
+                        : lws_add_http_header_content_length(wsi, req->resp_len, &p, end)) ||
+        (req->disp[0] && add_hdr(wsi, "content-disposition:", req->disp, &p, end)) ||
         add_hdr(wsi, "x-content-type-options:", "nosniff", &p, end) ||
         add_hdr(wsi, "referrer-policy:", "no-referrer", &p, end) ||
         add_hdr(wsi, "x-frame-options:", "DENY", &p, end) ||
@@ -321,11 +325,13 @@ int web_req_write(web_req_t *req)
             return -1;
         req->hdr_sent = true;
         lws_set_timeout(req->wsi, PENDING_TIMEOUT_HTTP_CONTENT, WEB_WRITE_TIMEOUT_S);
-        if (req->head || !req->resp_len)
+        if (req->head || (!req->resp_len && !req->streaming))
             return 1;
         lws_callback_on_writable(req->wsi);
         return 0;
     }
+    if (req->streaming)
+        return web_stream_step(req);
     left = req->resp_len - req->resp_off;
     n = left > WEB_WRITE_CHUNK ? WEB_WRITE_CHUNK : left;
     flag = n == left ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP;
