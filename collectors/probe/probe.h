@@ -39,7 +39,8 @@ typedef struct probe_target {
     size_t request_len;
     int expect[PROBE_MAX_EXPECT]; /* accepted status codes; none: the kind's default */
     size_t nexpect;
-    ioc_tag_t *tags;       /* target=<name>, kind=<kind>, then the static tags */
+    ioc_tag_t *tags;       /* target=<name>, kind=<kind>, then the static tags; one block
+                            * with the strings it points to */
     size_t ntags;
     /* address: set at parse time for a numeric host, else by the runner's look-ups */
     struct sockaddr_storage addr;

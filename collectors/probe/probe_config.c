@@ -76,26 +76,6 @@ static int round_budget(const cJSON *obj, uint64_t *ms, char *err, size_t errlen
     return IOC_OK;
 }
 
-/* Adds one tag (copies of key and value) to t, checking sizes and reserved keys. */
-static int add_tag(probe_target_t *t, const char *key, const char *value, const char *where,
-                   char *err, size_t errlen)
-{
-    if (t->ntags >= PROBE_MAX_TAGS) {
-        snprintf(err, errlen, "%stags: too many (at most %d with target and kind)", where,
-                 PROBE_MAX_TAGS);
-        return IOC_EINVAL;
-    }
-    ioc_tag_t *tag = &t->tags[t->ntags];
-    tag->key = strdup(key);
-    tag->value = strdup(value);
-    t->ntags++;
-    if (!tag->key || !tag->value) {
-        snprintf(err, errlen, "out of memory");
-        return IOC_ENOMEM;
-    }
-    return IOC_OK;
-}
-
 /* Checks a tags object: string values, 1-256 bytes, not the reserved keys. */
 static int check_tags(const cJSON *obj, const char *where, char *err, size_t errlen)
 {
@@ -123,28 +103,48 @@ static int check_tags(const cJSON *obj, const char *where, char *err, size_t err
     return IOC_OK;
 }
 
-/* target=<name>, kind=<kind>, the target's own tags, then the instance tags it does not set. */
+/* target=<name>, kind=<kind>, the target's own tags, then the instance tags it does not set;
+ * the array and its strings are one allocation (t->tags), so 100,000 targets stay small. */
 static int build_tags(probe_target_t *t, const cJSON *own, const cJSON *common, const char *where,
                       char *err, size_t errlen)
 {
-    int rc;
-    t->tags = calloc(PROBE_MAX_TAGS, sizeof *t->tags);
+    const char *kv[PROBE_MAX_TAGS][2] = {{"target", t->name}, {"kind", probe_kind_name(t->kind)}};
+    size_t n = 2, bytes = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (const cJSON *it = pass ? (common ? common->child : NULL) : (own ? own->child : NULL);
+             it; it = it->next) {
+            if (pass && own && cJSON_GetObjectItemCaseSensitive(own, it->string))
+                continue;
+            if (n == PROBE_MAX_TAGS) {
+                snprintf(err, errlen, "%stags: too many (at most %d with target and kind)", where,
+                         PROBE_MAX_TAGS);
+                return IOC_EINVAL;
+            }
+            kv[n][0] = it->string;
+            kv[n][1] = it->valuestring;
+            n++;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        bytes += strlen(kv[i][0]) + strlen(kv[i][1]) + 2;
+    t->tags = malloc(n * sizeof *t->tags + bytes);
     if (!t->tags) {
         snprintf(err, errlen, "out of memory");
         return IOC_ENOMEM;
     }
-    if ((rc = add_tag(t, "target", t->name, where, err, errlen)) != IOC_OK ||
-        (rc = add_tag(t, "kind", probe_kind_name(t->kind), where, err, errlen)) != IOC_OK)
-        return rc;
-    for (const cJSON *it = own ? own->child : NULL; it; it = it->next)
-        if ((rc = add_tag(t, it->string, it->valuestring, where, err, errlen)) != IOC_OK)
-            return rc;
-    for (const cJSON *it = common ? common->child : NULL; it; it = it->next) {
-        if (own && cJSON_GetObjectItemCaseSensitive(own, it->string))
-            continue;
-        if ((rc = add_tag(t, it->string, it->valuestring, where, err, errlen)) != IOC_OK)
-            return rc;
+    char *p = (char *)(t->tags + n);
+    for (size_t i = 0; i < n; i++) {
+        for (int k = 0; k < 2; k++) {
+            size_t len = strlen(kv[i][k]) + 1;
+            memcpy(p, kv[i][k], len);
+            if (k)
+                t->tags[i].value = p;
+            else
+                t->tags[i].key = p;
+            p += len;
+        }
     }
+    t->ntags = n;
     return IOC_OK;
 }
 
@@ -467,15 +467,19 @@ int probe_config_parse(const cJSON *obj, probe_config_t *out, char *err, size_t 
         goto out;
     const cJSON *targets = cJSON_GetObjectItemCaseSensitive(obj, "targets");
     const cJSON *file = cJSON_GetObjectItemCaseSensitive(obj, "targets_file");
-    if (targets && (rc = parse_targets(targets, common, out, &origins, &cap, err, errlen)) != IOC_OK)
-        goto out;
+    if (targets) {
+        rc = parse_targets(targets, common, out, &origins, &cap, err, errlen);
+        if (rc != IOC_OK)
+            goto out;
+    }
     if (file) {
         rc = IOC_EINVAL;
         if (!cJSON_IsString(file) || !file->valuestring[0]) {
             snprintf(err, errlen, "targets_file: must be a path");
             goto out;
         }
-        if ((rc = parse_file(file->valuestring, common, out, &origins, &cap, err, errlen)) != IOC_OK)
+        rc = parse_file(file->valuestring, common, out, &origins, &cap, err, errlen);
+        if (rc != IOC_OK)
             goto out;
     }
     rc = IOC_EINVAL;

@@ -201,10 +201,6 @@ bool probe_status_ok(const probe_target_t *t, int code)
 
 void probe_target_free(probe_target_t *t)
 {
-    for (size_t i = 0; i < t->ntags; i++) {
-        free((char *)t->tags[i].key);
-        free((char *)t->tags[i].value);
-    }
     free(t->tags);
     free(t->name);
     free(t->host);

@@ -268,6 +268,12 @@ static void test_config_errors(void **st)
     expect_error("{\"interval\": \"5s\", \"target_timeout\": \"5s\", \"targets\": "
                  "[{\"address\": \"h:1\"}]}", "target_timeout: 5000ms is more than a round may "
                  "take (4500ms: 90% of the collector's timeout)");
+    char many[2048] = "{\"tags\": {\"z\": \"1\"}, \"targets\": [{\"address\": \"h:1\", \"tags\": {";
+    for (int i = 0; i < 30; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many), "%s\"k%d\": \"v\"",
+                 i ? "," : "", i);
+    strcat(many, "}}]}");
+    expect_error(many, "targets[0].tags: too many (at most 32 with target and kind)");
     expect_error("{\"targets_file\": \"/nonexistent/targets.jsonl\"}",
                  "targets_file: /nonexistent/targets.jsonl: No such file or directory");
 }
