@@ -28,6 +28,8 @@ typedef struct sql_config {
     const char **conn_keys;  /* NULL-terminated libpq keywords (owned array and strings) */
     const char **conn_vals;  /* their values, same length (owned) */
     char *where;             /* "host=… port=… dbname=…" for logs: never the password (owned) */
+    char *resolve;           /* a host name to look up before each connection, or NULL (owned) */
+    size_t hostaddr_index;   /* with resolve: the conn_vals slot ("hostaddr") for its address */
     const char *query;
     const char *metric;      /* fixed metric name, or NULL when metric_column is set */
     const char *metric_column;
@@ -41,7 +43,8 @@ typedef struct sql_config {
 } sql_config_t;
 
 /* Validates an instance's config entry (host keys plugin/name/interval/timeout/enabled are
- * skipped). name is the instance name (for application_name). Returns IOC_OK, or IOC_EINVAL /
+ * skipped). name is the instance name (for application_name). A single host name without
+ * hostaddr is kept in `resolve`: the plugin looks it up off the loop. Returns IOC_OK, or IOC_EINVAL /
  * IOC_ENOMEM with a message naming the key in err (never quoting the DSN). On success *out
  * owns its connection parameters: free them with sql_config_free. */
 int sql_config_parse(const cJSON *obj, const char *name, sql_config_t *out, char *err,
@@ -75,7 +78,7 @@ typedef struct sql_conn_cbs {
 } sql_conn_cbs_t;
 
 /* Starts connecting with the given libpq keywords/values (PQconnectStartParams; the host must
- * be a socket directory or an address, or have a hostaddr, so libpq does not resolve names on
+ * be a socket directory or an address, or have a hostaddr, so libpq does not look names up on
  * the loop). setup is sent as one simple-protocol command once connected, before `connected`.
  * Returns IOC_OK and *out (release with sql_conn_close), or IOC_EDB / IOC_ENOMEM with the reason
  * in err; no callback runs then. */

@@ -188,19 +188,21 @@ static int parse_dsn(const char *dsn, const char *name, sql_config_t *cfg, char 
         goto out;
     if (host && strchr(host, ',') && !hostaddr) {
         rc = IOC_EINVAL;
-        snprintf(err, errlen, "dsn: a list of hosts needs hostaddr (numeric addresses), so that "
-                 "no name is looked up on the loop");
+        snprintf(err, errlen, "dsn: a list of hosts needs hostaddr (numeric addresses): iocd "
+                 "looks up one host name off the loop, not a list");
         goto out;
     }
     if (host && is_host_name(host) && !hostaddr) {
-        rc = IOC_EINVAL;
-        snprintf(err, errlen, "dsn: host \"%.64s\" is a name: give hostaddr=<IP> as well, or an "
-                 "IP address or socket directory as host (libpq would look the name up and "
-                 "block the loop)", host);
-        goto out;
+        /* Looked up off the loop before each connection; the address goes into hostaddr. */
+        if ((rc = add_param(cfg, &n, "hostaddr", "")) != IOC_OK ||
+            !(cfg->resolve = strdup(host))) {
+            rc = rc ? rc : IOC_ENOMEM;
+            goto out;
+        }
+        cfg->hostaddr_index = n - 1;
     }
     if (asprintf(&cfg->where, "host=%s port=%s dbname=%s user=%s",
-                 hostaddr ? hostaddr : host ? host : "(default)", port ? port : "(default)",
+                 host ? host : hostaddr ? hostaddr : "(default)", port ? port : "(default)",
                  db ? db : "(default)", user ? user : "(default)") < 0) {
         cfg->where = NULL;
         rc = IOC_ENOMEM;
@@ -308,5 +310,6 @@ void sql_config_free(sql_config_t *cfg)
     free(cfg->conn_keys);
     free(cfg->conn_vals);
     free(cfg->where);
+    free(cfg->resolve);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -143,7 +143,11 @@ static int begin(sql_conn_t *c, phase_t phase)
 static void connect_step(sql_conn_t *c)
 {
     int rc;
-    switch (PQconnectPoll(c->conn)) {
+    PostgresPollingStatusType st = PQconnectPoll(c->conn);
+    /* libpq may have closed the socket and opened another (next address, SSL retry) that got
+     * the same number: watch it afresh. */
+    detach_poll(c);
+    switch (st) {
     case PGRES_POLLING_READING:
         rc = watch(c, UV_READABLE);
         break;
@@ -262,12 +266,14 @@ static void on_poll(uv_poll_t *h, int status, int events)
     if (c->doomed || c->phase == PH_DEAD)
         return;
     c->busy++;
+    /* libuv reports POLLERR (e.g. a refused connect) as UV_EBADF and stops the handle: let
+     * libpq find the socket's error, so the message says what happened. */
     if (status < 0)
-        broken(c, uv_strerror(status));
-    else if (c->phase == PH_CONNECTING)
+        c->events = 0;
+    if (c->phase == PH_CONNECTING)
         connect_step(c);
     else
-        pump(c, events);
+        pump(c, status < 0 ? UV_READABLE : events);
     c->busy--;
     maybe_free(c);
 }

@@ -1,4 +1,6 @@
 /* The sql collector's exported descriptor: each interval one query, each row one sample. */
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,8 @@ typedef struct sql_instance {
     sql_config_t cfg;
     char setup[256];          /* session settings sent once per connection */
     sql_conn_t *conn;         /* NULL while down */
+    bool resolving;           /* the host name is being looked up on the threadpool */
+    unsigned resolve_gen;     /* a look-up whose generation differs was abandoned */
     bool up;                  /* connected and set up */
     bool collecting;          /* a collect waits for collect_done */
     bool stopping;
@@ -34,8 +38,6 @@ typedef struct sql_instance {
     int64_t last_log_us[K_COUNT];
     uint64_t unlogged[K_COUNT];
 } sql_instance_t;
-
-static void connect_now(sql_instance_t *inst);
 
 /* Logs a problem of one kind: the first at once, then at most once a minute with the number
  * of those not logged in between. */
@@ -298,23 +300,92 @@ static void on_deadline(uv_timer_t *t)
     complain(inst, inst->up ? K_QUERY : K_CONN, "event=%s db=\"%s\" timeout_ms=%llu",
              inst->up ? "query_timeout" : "connect_timeout", inst->cfg.where,
              (unsigned long long)inst->cfg.timeout_ms);
+    inst->resolving = false;
     drop(inst);
     if (inst->collecting)
         finish(inst, IOC_ETIMEDOUT);
 }
 
-static void connect_now(sql_instance_t *inst)
+static void open_conn(sql_instance_t *inst)
 {
     char err[256];
     static const sql_conn_cbs_t cbs = {
         .connected = on_connected, .broken = on_broken, .rows = on_rows, .done = on_done};
-    inst->last_attempt_us = inst->svc->now_us(inst->host);
-    uv_timer_start(&inst->deadline, on_deadline, inst->cfg.timeout_ms, 0);
     if (sql_conn_start(inst->svc->loop(inst->host), inst->cfg.conn_keys, inst->cfg.conn_vals,
                        inst->setup, &cbs, inst, &inst->conn, err, sizeof err) != IOC_OK) {
         inst->conn = NULL;
         on_broken(inst, err);
     }
+}
+
+/* One host name look-up on the libuv threadpool (getaddrinfo blocks). */
+typedef struct sql_lookup {
+    uv_getaddrinfo_t req;
+    sql_instance_t *inst;
+    unsigned gen;
+} sql_lookup_t;
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    sql_lookup_t *l = req->data;
+    sql_instance_t *inst = l->inst;
+    char addr[INET6_ADDRSTRLEN] = "", why[160];
+    bool current = !inst->stopping && inst->resolving && l->gen == inst->resolve_gen;
+    if (status == 0 && res) {
+        const void *a = res->ai_family == AF_INET6
+                            ? (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr
+                            : (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
+        inet_ntop(res->ai_family, a, addr, sizeof addr);
+    }
+    uv_freeaddrinfo(res);
+    free(l);
+    if (current) {
+        inst->resolving = false;
+        char *copy = addr[0] ? strdup(addr) : NULL;
+        if (!copy) {
+            snprintf(why, sizeof why, "cannot look up host %.64s: %s", inst->cfg.resolve,
+                     status ? uv_strerror(status) : "no address");
+            on_broken(inst, why);
+        } else {
+            free((char *)inst->cfg.conn_vals[inst->cfg.hostaddr_index]);
+            inst->cfg.conn_vals[inst->cfg.hostaddr_index] = copy;
+            inst->svc->log(inst->host, IOC_LOG_DEBUG, "event=resolved host=%s addr=%s",
+                           inst->cfg.resolve, copy);
+            open_conn(inst);
+        }
+    }
+    on_closed(inst);
+}
+
+/* Starts a connection attempt (with a look-up first for a host name), under the deadline. */
+static void connect_now(sql_instance_t *inst)
+{
+    char why[160];
+    inst->last_attempt_us = inst->svc->now_us(inst->host);
+    uv_timer_start(&inst->deadline, on_deadline, inst->cfg.timeout_ms, 0);
+    if (!inst->cfg.resolve) {
+        open_conn(inst);
+        return;
+    }
+    sql_lookup_t *l = malloc(sizeof *l);
+    const struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    int rc = UV_ENOMEM;
+    if (l) {
+        l->req.data = l;
+        l->inst = inst;
+        l->gen = ++inst->resolve_gen;
+        rc = uv_getaddrinfo(inst->svc->loop(inst->host), &l->req, on_resolved,
+                            inst->cfg.resolve, NULL, &hints);
+    }
+    if (rc != 0) {
+        free(l);
+        snprintf(why, sizeof why, "cannot look up host %.64s: %s", inst->cfg.resolve,
+                 uv_strerror(rc));
+        on_broken(inst, why);
+        return;
+    }
+    inst->resolving = true;
+    inst->open++;
 }
 
 static void sql_collect(void *state)
@@ -328,7 +399,7 @@ static void sql_collect(void *state)
     if (inst->up) {
         uv_timer_start(&inst->deadline, on_deadline, inst->cfg.timeout_ms, 0);
         start_query(inst);
-    } else if (inst->conn) {
+    } else if (inst->conn || inst->resolving) {
         uv_timer_start(&inst->deadline, on_deadline, inst->cfg.timeout_ms, 0);
     } else if (inst->svc->now_us(inst->host) - inst->last_attempt_us >=
                (int64_t)inst->cfg.reconnect_ms * 1000) {
@@ -390,6 +461,7 @@ static void sql_stop(void *state, void (*closed)(ioc_host_t *host), ioc_host_t *
     inst->host = host;
     inst->stopping = true;
     inst->collecting = false;
+    inst->resolving = false;
     drop(inst);
     uv_close((uv_handle_t *)&inst->deadline, on_timer_closed);
 }

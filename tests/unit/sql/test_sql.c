@@ -277,6 +277,41 @@ static void test_connect_timeout_and_refused(void **state)
     fh_host_free(h);
 }
 
+/* A host name is looked up on the threadpool before each connection; a failed look-up and a
+ * refused connection are reported and survived. */
+static void test_host_name_lookup(void **state)
+{
+    char err[256];
+    void *inst;
+    (void)state;
+    ioc_host_t *h = fh_host_new("{\"name\": \"named\", \"dsn\": \"host=localhost port=1 "
+                                "dbname=x user=x password=hunter2\", \"metric\": \"m\", "
+                                "\"query\": \"SELECT 1\", \"reconnect\": \"100ms\"}");
+    assert_int_equal(desc->init(&fh_services, h, &inst, err, sizeof err), IOC_OK);
+    desc->start(inst);
+    assert_true(fh_run_until(h, fh_has_log, "event=db_error", 3000));
+    assert_int_equal(fh_count_logs(h, "event=resolved host=localhost addr="), 1);
+    assert_int_equal(fh_count_logs(h, "Connection refused"), 1);
+    assert_int_equal(fh_count_logs(h, "db=\"host=localhost port=1 dbname=x"), 2);
+    fh_run_for(h, 150);
+    assert_int_equal(fh_collect(desc, inst, h, 3000), IOC_EDB); /* again: looked up again */
+    assert_int_equal(fh_count_logs(h, "event=resolved host=localhost"), 2);
+    assert_int_equal(fh_count_logs(h, "hunter2"), 0);
+    fh_stop(desc, inst, h);
+    fh_host_free(h);
+
+    h = fh_host_new("{\"name\": \"nx\", \"dsn\": \"host=no-such-host.invalid dbname=x\", "
+                    "\"metric\": \"m\", \"query\": \"SELECT 1\"}");
+    assert_int_equal(desc->init(&fh_services, h, &inst, err, sizeof err), IOC_OK);
+    desc->start(inst);
+    assert_true(fh_run_until(h, fh_has_log, "event=db_error", 5000));
+    assert_int_equal(fh_count_logs(h, "cannot look up host no-such-host.invalid"), 1);
+    /* Stopped while a look-up may still run: closed once, nothing left on the loop. */
+    desc->start(inst);
+    fh_stop(desc, inst, h);
+    fh_host_free(h);
+}
+
 static bool has_backend(const char *app)
 {
     char q[256];
@@ -397,8 +432,6 @@ static void test_config_errors(void **state)
                  "timeout: must be a duration");
     config_error("{\"dsn\": \"host=/tmp passwrd=hunter2\", \"query\": \"q\", \"metric\": \"m\"}",
                  "dsn: not a libpq connection string");
-    config_error("{\"dsn\": \"host=db.portal.example password=hunter2\", \"query\": \"q\", "
-                 "\"metric\": \"m\"}", "dsn: host \"db.portal.example\" is a name: give hostaddr");
     config_error("{\"dsn\": \"host=a,b\", \"query\": \"q\", \"metric\": \"m\"}",
                  "dsn: a list of hosts needs hostaddr");
     config_error("{\"dsn\": \"\", \"query\": \"q\", \"metric\": \"m\"}",
@@ -417,6 +450,8 @@ static void test_config_accepts(void **state)
         "{\"dsn\": \"host=db.example hostaddr=10.0.0.5 password=hunter2\", \"query\": \"q\", "
         "\"metric\": \"m\"}",
         "{\"dsn\": \"host=::1 dbname=x\", \"query\": \"q\", \"metric_column\": \"c\"}",
+        "{\"dsn\": \"host=db.portal.example password=hunter2\", \"query\": \"q\", "
+        "\"metric\": \"m\"}",
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         ioc_host_t *h = fh_host_new(ok[i]);
@@ -439,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_query_errors),
         cmocka_unit_test(test_statement_timeout),
         cmocka_unit_test(test_connect_timeout_and_refused),
+        cmocka_unit_test(test_host_name_lookup),
         cmocka_unit_test(test_connection_loss_survived),
         cmocka_unit_test(test_kill_mid_query),
         cmocka_unit_test(test_max_rows_and_stop_mid_query),
