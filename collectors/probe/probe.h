@@ -137,8 +137,6 @@ int probe_runner_new(uv_loop_t *loop, probe_config_t *cfg, const probe_runner_ev
 /* Starts a round over every target, beginning where the last round's skipped targets begin.
  * A round still running is abandoned without round_done (its remaining probes end silently). */
 void probe_runner_round(probe_runner_t *r);
-/* True while a round is running. */
-bool probe_runner_busy(const probe_runner_t *r);
 /* Ends any round silently, closes every handle and frees r; done(ud) runs once all handles are
  * closed and every look-up has come back (later on the loop, never from inside this call). */
 void probe_runner_close(probe_runner_t *r, void (*done)(void *ud), void *ud);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "probe.h"
 
@@ -308,9 +309,17 @@ static int parse_file(const char *path, const cJSON *common, probe_config_t *cfg
     size_t linecap = 0, lineno = 0, total = 0;
     ssize_t n;
     int rc = IOC_OK;
+    struct stat sb;
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(err, errlen, "targets_file: %.900s: %s", path, strerror(errno));
+        return IOC_EINVAL;
+    }
+    /* checked first so that one huge line is never read into memory */
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size > PROBE_MAX_FILE) {
+        snprintf(err, errlen, "targets_file: %.900s: must be a regular file of at most 64 MiB",
+                 path);
+        fclose(f);
         return IOC_EINVAL;
     }
     while ((n = getline(&line, &linecap, f)) >= 0) {
@@ -319,7 +328,7 @@ static int parse_file(const char *path, const cJSON *common, probe_config_t *cfg
         snprintf(where, sizeof where, "targets_file: %.900s:%zu: ", path, lineno);
         if (total > PROBE_MAX_FILE || (size_t)n > PROBE_MAX_LINE) {
             snprintf(err, errlen, "%s%s", where, total > PROBE_MAX_FILE
-                     ? "the file is over 64 MiB" : "line over 64 KiB");
+                     ? "the file grew over 64 MiB while being read" : "line over 64 KiB");
             rc = IOC_EINVAL;
             goto out;
         }

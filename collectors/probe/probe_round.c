@@ -355,11 +355,6 @@ void probe_runner_round(probe_runner_t *r)
     pump(r);
 }
 
-bool probe_runner_busy(const probe_runner_t *r)
-{
-    return r->running;
-}
-
 int probe_runner_new(uv_loop_t *loop, probe_config_t *cfg, const probe_runner_events_t *ev,
                      int64_t (*now_us)(void *ud), probe_runner_t **out)
 {

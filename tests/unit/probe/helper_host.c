@@ -171,7 +171,8 @@ static void on_closed(ioc_host_t *h)
 
 void ph_stop(const ioc_collector_desc_t *desc, void *state, ioc_host_t *h)
 {
-    uint64_t deadline = uv_hrtime() + 5000000000u;
+    /* a look-up still on the threadpool may hold it up to the resolver's own timeout */
+    uint64_t deadline = uv_hrtime() + 30000000000u;
     desc->stop(state, on_closed, h);
     while (!h->closed && uv_hrtime() < deadline)
         uv_run(&h->loop, UV_RUN_ONCE);

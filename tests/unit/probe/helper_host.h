@@ -41,7 +41,7 @@ ioc_host_t *ph_host_new(const char *config);
 void ph_host_free(ioc_host_t *h);
 /* Inits an instance on h; fails the test with the plugin's message if init fails. */
 void *ph_init(const ioc_collector_desc_t *desc, ioc_host_t *h);
-/* Stops the instance and runs the loop until `closed` has been called (fails after 5 s). */
+/* Stops the instance and runs the loop until `closed` has been called (fails after 30 s). */
 void ph_stop(const ioc_collector_desc_t *desc, void *state, ioc_host_t *h);
 /* Clears the recorded samples and runs one collect until collect_done (fails after
  * timeout_ms). Returns collect_done's status; *elapsed_ms (may be NULL) gets the round time. */

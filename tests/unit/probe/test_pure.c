@@ -276,6 +276,8 @@ static void test_config_errors(void **st)
     expect_error(many, "targets[0].tags: too many (at most 32 with target and kind)");
     expect_error("{\"targets_file\": \"/nonexistent/targets.jsonl\"}",
                  "targets_file: /nonexistent/targets.jsonl: No such file or directory");
+    expect_error("{\"targets_file\": \"/tmp\"}",
+                 "targets_file: /tmp: must be a regular file of at most 64 MiB");
 }
 
 /* Writes text to a temporary file; returns its path (static buffer). */
@@ -320,6 +322,16 @@ static void test_targets_file(void **st)
     path = temp_file("{\"name\": \"f1\", \"address\": \"10.0.0.1:1\"} trailing\n");
     snprintf(cfgtext, sizeof cfgtext, "{\"targets_file\": \"%s\"}", path);
     snprintf(want, sizeof want, "targets_file: %s:1: not one JSON object (column 41)", path);
+    expect_error(cfgtext, want);
+    unlink(path);
+
+    char *longline = malloc(PROBE_MAX_LINE + 64);
+    snprintf(longline, PROBE_MAX_LINE + 64, "{\"name\": \"%0*d\", \"address\": \"h:1\"}\n",
+             PROBE_MAX_LINE, 7);
+    path = temp_file(longline);
+    free(longline);
+    snprintf(cfgtext, sizeof cfgtext, "{\"targets_file\": \"%s\"}", path);
+    snprintf(want, sizeof want, "targets_file: %s:1: line over 64 KiB", path);
     expect_error(cfgtext, want);
     unlink(path);
 
