@@ -14,6 +14,8 @@
 
 #include "api/api.h"
 #include "app.h"
+#include "auth/auth_bootstrap.h"
+#include "auth/auth_store.h"
 #include "collect/plugin.h"
 #include "core/log.h"
 #include "engine/engine.h"
@@ -23,12 +25,14 @@
 #define DRAIN_TIMEOUT_MS 5000
 
 static const char usage[] =
-    "usage: iocd --config FILE [--check-config]\n"
+    "usage: iocd --config FILE [--check-config | --bootstrap-admin NAME]\n"
     "       iocd --version | --help\n"
     "\n"
     "  -c, --config FILE   configuration file (JSON, comments allowed); see config/README.md\n"
     "      --check-config  validate the configuration (and load its plugins), print the first\n"
     "                      error as file:line:column: key: message, exit 0 if valid\n"
+    "      --bootstrap-admin NAME  create the first admin (password from\n"
+    "                      IOCD_BOOTSTRAP_PASSWORD or stdin); refused if an admin exists\n"
     "  -V, --version       print the version\n"
     "  -h, --help          print this help\n"
     "\n"
@@ -158,6 +162,14 @@ static void on_store_state(void *ud, bool up)
         ingest_store_state(app->ingest, up);
 }
 
+/* A session or runtime token ended: its live sockets close. */
+static void on_revoke(void *ud, uint64_t principal)
+{
+    app_t *app = ud;
+    if (app->hub)
+        hub_close_principal(app->hub, principal);
+}
+
 static int open_store(app_t *app, const char *dsn)
 {
     store_opts_t so = {
@@ -175,6 +187,10 @@ static int open_store(app_t *app, const char *dsn)
     engine_set_dsn(app->engine, dsn);
     if (app->reports)
         reports_set_dsn(app->reports, dsn);
+    auth_opts_t ao = {.dsn = dsn, .secure_cookie = app->cfg->tls_cert != NULL};
+    if ((rc = auth_store_create(app->loop, &ao, &app->auth)))
+        return rc;
+    auth_store_on_revoke(app->auth, on_revoke, app);
     return IOC_OK;
 }
 
@@ -236,13 +252,24 @@ static void on_engine_closed(void *ud)
         on_store_closed(app);
 }
 
-static void on_web_closed(void *ud)
+static void on_auth_closed(void *ud)
 {
     app_t *app = ud;
     if (app->engine)
         engine_close(app->engine, on_engine_closed, app); /* flushes the last rollups */
     else
         on_engine_closed(app);
+}
+
+static void on_web_closed(void *ud)
+{
+    app_t *app = ud;
+    auth_store_t *auth = app->auth;
+    app->auth = NULL;
+    if (auth)
+        auth_store_close(auth, on_auth_closed, app); /* no request can use it any more */
+    else
+        on_auth_closed(app);
 }
 
 static void on_drained(void *ud)
@@ -388,7 +415,9 @@ static int start(app_t *app)
     if ((rc = hub_attach(app->hub, app->web, &app->cfg)))
         return rc;
     if ((rc = api_health_register(app)) || (rc = api_write_register(app)) ||
-        (rc = api_indicators_register(app)) || (rc = api_export_register(app)))
+        (rc = api_indicators_register(app)) || (rc = api_export_register(app)) ||
+        (rc = api_session_register(app)) || (rc = api_users_register(app)) ||
+        (rc = api_tokens_register(app)) || (rc = api_audit_register(app)))
         return rc;
     log_info("main", "event=listening url=%s://%s:%d/ dashboards=\"%s\"",
              cfg->tls_cert ? "https" : "http", cfg->http_host, web_port(app->web), wo.static_dir);
@@ -408,15 +437,17 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'k'},
         {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+        {"bootstrap-admin", required_argument, NULL, 'b'},
         {NULL, 0, NULL, 0},
     };
-    const char *config_path = NULL;
+    const char *config_path = NULL, *bootstrap = NULL;
     bool check = false;
     int o;
     while ((o = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
         switch (o) {
         case 'c': config_path = optarg; break;
         case 'k': check = true; break;
+        case 'b': bootstrap = optarg; break;
         case 'V': printf("iocd %s\n", IOCD_VERSION); return 0;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
@@ -432,6 +463,17 @@ int main(int argc, char **argv)
     }
     if (check)
         return check_config(config_path);
+    if (bootstrap) {
+        char berr[1024];
+        config_t *bcfg;
+        if (config_load(config_path, &bcfg, berr, sizeof berr)) {
+            fprintf(stderr, "%s\n", berr);
+            return 1;
+        }
+        int brc = auth_bootstrap_run(bcfg, bootstrap);
+        config_free(bcfg);
+        return brc;
+    }
 
     app_t app = {.loop = uv_default_loop(), .started_us = wall_us()};
     char err[1024];

@@ -7,71 +7,31 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "export.h"
+#include "iocctl.h"
+
 static const char usage[] =
     "usage: iocctl [--url URL] [--token TOKEN] COMMAND\n"
     "\n"
     "Commands:\n"
     "  status    print iocd's health (GET /healthz); exit 0 if ok, 1 if degraded, 2 if unreachable\n"
+    "  user add NAME --role ROLE | passwd NAME | disable NAME | enable NAME | list\n"
+    "            people (admin token; passwords from $IOCD_PASSWORD or stdin)\n"
+    "  token create NAME --role ROLE | revoke NAME | list\n"
+    "            runtime API tokens (admin token; a new token is printed once)\n"
+    "  export --from TIME --to TIME [--indicators ...] [--step ...] [--format ...] [--output F]\n"
+    "            a report (analyst token); `iocctl export --help` for every option\n"
     "\n"
     "Options:\n"
     "  --url URL       iocd's base URL (default $IOCD_URL or http://127.0.0.1:8080)\n"
     "  --token TOKEN   API token sent as a bearer token (default $IOCD_TOKEN)\n"
     "  --json          print the raw JSON answer\n";
 
-typedef struct response {
-    char *data;
-    size_t len;
-} response_t;
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    response_t *r = ud;
-    size_t n = size * nmemb;
-    if (r->len + n > (64u << 20))
-        return 0; /* refuse absurd answers */
-    char *p = realloc(r->data, r->len + n + 1);
-    if (!p)
-        return 0;
-    memcpy(p + r->len, ptr, n);
-    r->data = p;
-    r->len += n;
-    r->data[r->len] = '\0';
-    return n;
-}
-
-/* GETs base+path; returns the HTTP status (or -1 when unreachable, with the reason printed). */
-static long http_get(const char *base, const char *path, const char *token, response_t *out)
-{
-    char url[2048], auth[1024];
-    snprintf(url, sizeof url, "%s%s", base, path);
-    CURL *c = curl_easy_init();
-    struct curl_slist *hdrs = NULL;
-    if (!c)
-        return -1;
-    if (token) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-        hdrs = curl_slist_append(hdrs, auth);
-    }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-    long status = -1;
-    CURLcode rc = curl_easy_perform(c);
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    else
-        fprintf(stderr, "iocctl: %s: %s\n", url, curl_easy_strerror(rc));
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(c);
-    return status;
-}
-
 static int cmd_status(const char *base, const char *token, int raw)
 {
     response_t r = {0};
-    long status = http_get(base, "/healthz", token, &r);
+    iocctl_t c = {.url = base, .token = token, .raw = raw};
+    long status = iocctl_http(&c, "GET", "/healthz", NULL, &r);
     if (status < 0)
         return 2;
     cJSON *o = r.data ? cJSON_Parse(r.data) : NULL;
@@ -124,8 +84,15 @@ int main(int argc, char **argv)
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc;
+    iocctl_t c = {.url = url, .token = token, .raw = raw};
     if (strcmp(argv[optind], "status") == 0) {
         rc = cmd_status(url, token, raw);
+    } else if (strcmp(argv[optind], "user") == 0) {
+        rc = iocctl_user(&c, argc - optind, argv + optind);
+    } else if (strcmp(argv[optind], "token") == 0) {
+        rc = iocctl_token(&c, argc - optind, argv + optind);
+    } else if (strcmp(argv[optind], "export") == 0) {
+        rc = iocctl_export(&c, argc - optind, argv + optind);
     } else {
         fprintf(stderr, "iocctl: unknown command \"%s\"\n%s", argv[optind], usage);
         rc = 64;

@@ -11,6 +11,14 @@ int api_write_register(app_t *app);
 /* Registers GET /api/v1/indicators and GET /api/v1/indicators/{id}/series (app->engine).
  * Returns 0 or ioc_err_t. */
 int api_indicators_register(app_t *app);
+/* Registers /api/v1/session: POST log in, DELETE log out, GET who am I (app->auth). */
+int api_session_register(app_t *app);
+/* Registers /api/v1/users (GET, POST) and PUT /api/v1/users/{name}; admin only. */
+int api_users_register(app_t *app);
+/* Registers /api/v1/tokens (GET, POST) and DELETE /api/v1/tokens/{name}; admin only. */
+int api_tokens_register(app_t *app);
+/* Registers GET /api/v1/audit; admin only. */
+int api_audit_register(app_t *app);
 /* Registers GET /api/v1/export (app->reports); analyst or admin. Returns 0 or ioc_err_t. */
 int api_export_register(app_t *app);
 

@@ -336,6 +336,30 @@ void hub_detach(hub_t *h)
     h->st.queued = 0;
 }
 
+size_t hub_close_principal(hub_t *h, uint64_t principal)
+{
+    hub_conn_t *c, *next;
+    size_t n = 0;
+
+    for (c = h->conns; principal && c; c = next) {
+        next = c->next;
+        if (c->principal != principal)
+            continue;
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            h->conns = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+        h->st.connections--;
+        web_ws_close(c->ws);
+        hub_conn_clear(c);
+        free(c);
+        n++;
+    }
+    return n;
+}
+
 void hub_close(hub_t *h, void (*done)(void *ud), void *ud)
 {
     size_t i;

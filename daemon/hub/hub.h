@@ -60,6 +60,10 @@ int hub_attach(hub_t *h, web_t *w, config_t *const *cfgp);
  * on ENOMEM. Snapshot providers should build their items with it. */
 cJSON *hub_item_json(const hub_item_t *item);
 
+/* Closes the /ws connections opened with a credential that was revoked or expired (the
+ * principal auth_identify gave at the upgrade; 0 does nothing). Returns how many. */
+size_t hub_close_principal(hub_t *h, uint64_t principal);
+
 /* Counters (also on /metrics as iocd_ws_*). */
 typedef struct hub_stats {
     uint64_t connections;   /* open now */

@@ -93,6 +93,7 @@ void hub_pending_free(hub_pending_t *p);
 typedef struct hub_conn {
     hub_t *h;
     web_ws_t *ws;
+    uint64_t principal;      /* the revocable credential it came with (auth), or 0 */
     struct hub_conn *prev, *next;
     uint64_t seq;            /* seq of the last frame sent */
     hub_frame_t **q;         /* ring of h->opts.max_queue frames, allocated on first use */

@@ -12,22 +12,25 @@
 /* Roles that may subscribe: all but writer (admin included). */
 #define READ_ROLES (ROLE_VIEWER | ROLE_OPERATOR | ROLE_ANALYST | ROLE_ADMIN)
 
-static int ws_accept(void *ud, const char *authorization, const char *origin, const char *host)
+static int ws_accept(void *ud, web_ws_upgrade_t *up)
 {
     hub_t *h = ud;
     const config_t *cfg = h->cfgp ? *h->cfgp : NULL;
+    auth_ident_t who;
     int role, status = 0;
 
-    if (origin && !web_ws_origin_ok(origin, host))
+    if (up->origin && !web_ws_origin_ok(up->origin, up->host))
         status = 403; /* a page from another site must not ride on the user's credentials */
-    else if (!cfg || !(role = auth_role_of(cfg, authorization)))
+    else if (!cfg || !(role = auth_identify(cfg, up->authorization, up->cookie, &who)))
         status = 401;
     else if (!(role & READ_ROLES))
         status = 403;
-    if (status)
+    if (status) {
         h->st.refused++;
-    else
+    } else {
         h->st.accepted++;
+        up->principal = who.principal;
+    }
     return status;
 }
 
@@ -40,6 +43,7 @@ static void *ws_open(void *ud, web_ws_t *ws)
         return NULL;
     c->h = h;
     c->ws = ws;
+    c->principal = web_ws_principal(ws);
     c->next = h->conns;
     if (h->conns)
         h->conns->prev = c;

@@ -49,6 +49,12 @@ const char *web_req_body(const web_req_t *req, size_t *len);
 /* The peer's IP address as text. */
 const char *web_req_peer(const web_req_t *req);
 
+/* Adds a response header (e.g. "set-cookie", "retry-after") to send with the response; name and
+ * value are copied. Returns 0, or IOC_ETOOBIG when the request's room for extra headers
+ * (WEB_MAX_EXTRA_HEADERS bytes) is used up, or IOC_EINVAL for a CR or LF in either. */
+int web_req_add_header(web_req_t *req, const char *name, const char *value);
+#define WEB_MAX_EXTRA_HEADERS 512
+
 /* Sends the response (the body is copied) and ends the request. `content_type` may be NULL
  * for an empty body (e.g. 204). */
 void web_respond(web_req_t *req, int status, const char *content_type, const char *body,
@@ -90,10 +96,17 @@ typedef struct web_ws web_ws_t;
 #define WEB_WS_PRE 16          /* headroom web_ws_send needs before a frame (lws's LWS_PRE) */
 #define WEB_WS_MAX_MSG 4096    /* largest client message accepted */
 
+/* What an upgrade request to /ws carries (each string NULL when absent). */
+typedef struct web_ws_upgrade {
+    const char *authorization, *cookie, *origin, *host;
+    const char *peer;     /* the client's IP address */
+    uint64_t principal;   /* 0; accept may set it (who this is), see web_ws_principal */
+} web_ws_upgrade_t;
+
 typedef struct web_ws_handler {
-    /* Decides on an upgrade to /ws from its headers (each NULL when absent). Returns 0 to
-     * accept, else the HTTP status to refuse with (401, 403). */
-    int (*accept)(void *ud, const char *authorization, const char *origin, const char *host);
+    /* Decides on an upgrade to /ws from its headers. Returns 0 to accept, else the HTTP
+     * status to refuse with (401, 403). */
+    int (*accept)(void *ud, web_ws_upgrade_t *up);
     /* A connection opened: returns the handler's state for it, or NULL to close it. */
     void *(*open)(void *ud, web_ws_t *ws);
     /* One complete client message (`data` not NUL-terminated, len <= WEB_WS_MAX_MSG), or,
@@ -111,6 +124,8 @@ void web_set_ws_handler(web_t *w, const web_ws_handler_t *h, void *ud);
 /* True if `origin` (a browser's Origin header) names the same host and port as `host` (the
  * Host header): "http://h:p" or "https://h:p" against "h:p", case-insensitive. */
 bool web_ws_origin_ok(const char *origin, const char *host);
+/* The principal the handler's accept set for this connection's upgrade (0 if none). */
+uint64_t web_ws_principal(const web_ws_t *ws);
 /* Asks for a writeable callback on the connection (NULL: nothing to do). */
 void web_ws_want_write(web_ws_t *ws);
 /* Sends one text frame of len bytes at p; WEB_WS_PRE bytes before p are scratch space lws

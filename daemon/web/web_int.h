@@ -76,6 +76,8 @@ struct web_req {
     int status;
     char ctype[80];
     char allow[64];
+    char extra[WEB_MAX_EXTRA_HEADERS]; /* web_req_add_header's "name:\0value\0" pairs */
+    size_t extra_len;
     unsigned char *resp;      /* LWS_PRE bytes of headroom, then the body; owned */
     size_t resp_len, resp_off;
     bool hdr_sent;
@@ -126,6 +128,7 @@ struct web_ws {
     const char *rx_err; /* why the message being received is refused, or NULL */
     bool in_msg;      /* a message has started and its last piece has not arrived */
     bool closing;     /* web_ws_close was called */
+    uint64_t principal; /* set at the upgrade by the handler's accept */
 };
 
 /* lws callback of the "ioc.v1" protocol (web_ws.c). */

@@ -8,7 +8,7 @@
 #include "ioc/error.h"
 #include "web/web_int.h"
 
-#define HDR_BUF 1024 /* response header block */
+#define HDR_BUF 1536 /* response header block (standard ones + WEB_MAX_EXTRA_HEADERS) */
 
 web_req_t *web_req_new(web_t *w, struct lws *wsi, web_conn_t *conn, const char *method,
                        const char *path)
@@ -279,6 +279,23 @@ void web_respond(web_req_t *req, int status, const char *content_type, const cha
         reply_failed(req, status);
 }
 
+int web_req_add_header(web_req_t *req, const char *name, const char *value)
+{
+    size_t nlen = strlen(name), vlen = strlen(value);
+
+    if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+        return IOC_EINVAL;
+    if (req->extra_len + nlen + vlen + 3 > sizeof req->extra)
+        return IOC_ETOOBIG;
+    memcpy(req->extra + req->extra_len, name, nlen);
+    req->extra_len += nlen;
+    req->extra[req->extra_len++] = ':';
+    req->extra[req->extra_len++] = '\0';
+    memcpy(req->extra + req->extra_len, value, vlen + 1);
+    req->extra_len += vlen + 1;
+    return IOC_OK;
+}
+
 /* Appends a header by name; returns nonzero if it did not fit. */
 static int add_hdr(struct lws *wsi, const char *name, const char *value, unsigned char **p,
                    unsigned char *end)
@@ -312,6 +329,12 @@ static int write_headers(web_req_t *req)
         (req->allow[0] && add_hdr(wsi, "allow:", req->allow, &p, end)) ||
         (req->close_after && add_hdr(wsi, "connection:", "close", &p, end)))
         return -1;
+    for (size_t off = 0; off < req->extra_len;) {
+        const char *name = req->extra + off, *value = name + strlen(name) + 1;
+        if (add_hdr(wsi, name, value, &p, end))
+            return -1;
+        off = (size_t)(value + strlen(value) + 1 - req->extra);
+    }
     return lws_finalize_write_http_header(wsi, start, &p, end) ? -1 : 0;
 }
 

@@ -58,6 +58,11 @@ bool web_ws_origin_ok(const char *origin, const char *host)
     return authority_eq(a, strlen(a), host, defport);
 }
 
+uint64_t web_ws_principal(const web_ws_t *ws)
+{
+    return ws ? ws->principal : 0;
+}
+
 void web_ws_want_write(web_ws_t *ws)
 {
     if (ws && ws->wsi)
@@ -107,10 +112,12 @@ static int refuse(struct lws *wsi, int status, const char *why)
     return -1;
 }
 
-/* LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: path, then the handler's Origin and auth checks. */
-static int on_filter(struct lws *wsi, web_t *w)
+/* LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: path, then the handler's Origin and auth checks.
+ * lws has allocated the connection's web_ws_t (zeroed) by now: the principal is kept there. */
+static int on_filter(struct lws *wsi, web_t *w, web_ws_t *ws)
 {
-    char uri[16], authz[1024], origin[512], host[512];
+    char uri[16], authz[1024], cookie[2048], origin[512], host[512], peer[64];
+    web_ws_upgrade_t up = {0};
     int rc;
 
     if (!w->ws_handler || w->closing)
@@ -119,12 +126,20 @@ static int on_filter(struct lws *wsi, web_t *w)
         return refuse(wsi, 404, "path");
     if (header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, authz, sizeof authz) < 0 ||
         header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin) < 0 ||
-        header(wsi, WSI_TOKEN_HOST, host, sizeof host) < 0)
+        header(wsi, WSI_TOKEN_HOST, host, sizeof host) < 0 ||
+        header(wsi, WSI_TOKEN_HTTP_COOKIE, cookie, sizeof cookie) < 0)
         return refuse(wsi, 400, "header_too_long");
-    rc = w->ws_handler->accept(w->ws_ud, authz[0] ? authz : NULL, origin[0] ? origin : NULL,
-                               host[0] ? host : NULL);
+    lws_get_peer_simple(wsi, peer, sizeof peer);
+    up.authorization = authz[0] ? authz : NULL;
+    up.cookie = cookie[0] ? cookie : NULL;
+    up.origin = origin[0] ? origin : NULL;
+    up.host = host[0] ? host : NULL;
+    up.peer = peer;
+    rc = w->ws_handler->accept(w->ws_ud, &up);
     if (rc)
         return refuse(wsi, rc, rc == 401 ? "credentials" : "forbidden");
+    if (ws)
+        ws->principal = up.principal;
     return 0;
 }
 
@@ -173,7 +188,7 @@ int web_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return on_filter(wsi, w);
+        return on_filter(wsi, w, ws);
     case LWS_CALLBACK_ESTABLISHED:
         ws->wsi = wsi;
         ws->w = w;
