@@ -27,7 +27,7 @@ typedef struct sql_tag_col {
 typedef struct sql_config {
     const char **conn_keys;  /* NULL-terminated libpq keywords (owned array and strings) */
     const char **conn_vals;  /* their values, same length (owned) */
-    char *where;             /* "host=… port=… dbname=…" for logs: never the password (owned) */
+    char *where;             /* "host=… port=… dbname=…" for logs, no password (owned) */
     char *resolve;           /* a host name to look up before each connection, or NULL (owned) */
     size_t hostaddr_index;   /* with resolve: the conn_vals slot ("hostaddr") for its address */
     const char *query;
@@ -44,9 +44,9 @@ typedef struct sql_config {
 
 /* Validates an instance's config entry (host keys plugin/name/interval/timeout/enabled are
  * skipped). name is the instance name (for application_name). A single host name without
- * hostaddr is kept in `resolve`: the plugin looks it up off the loop. Returns IOC_OK, or IOC_EINVAL /
- * IOC_ENOMEM with a message naming the key in err (never quoting the DSN). On success *out
- * owns its connection parameters: free them with sql_config_free. */
+ * hostaddr is kept in `resolve`: the plugin looks it up off the loop. Returns IOC_OK, or
+ * IOC_EINVAL / IOC_ENOMEM with a message naming the key in err (never quoting the DSN). On
+ * success *out owns its connection parameters: free them with sql_config_free. */
 int sql_config_parse(const cJSON *obj, const char *name, sql_config_t *out, char *err,
                      size_t errlen);
 /* Frees what sql_config_parse allocated (not cfg itself); safe on a zeroed struct. */

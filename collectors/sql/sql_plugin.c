@@ -60,7 +60,7 @@ static void complain(sql_instance_t *inst, int kind, const char *fmt, ...)
     inst->unlogged[kind] = 0;
 }
 
-/* Copies text for a log line: at most 120 bytes; double quotes, backslashes, control bytes as '?'. */
+/* Copies text for a log line: at most 120 bytes; quotes, backslashes, controls become '?'. */
 static const char *log_text(char *out, size_t outlen, const char *s)
 {
     size_t n = 0;
