@@ -110,6 +110,7 @@ function selectScope(g) {
   if (g) u.searchParams.set("group", g);
   else u.searchParams.delete("group");
   history.replaceState(null, "", u);
+  tiles.clearSparks();
   renderAll();
   loadSparks();
 }

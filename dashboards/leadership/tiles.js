@@ -90,7 +90,7 @@ export class Tiles {
     a.append(parts.name, val, parts.target, parts.spark, foot);
     a.addEventListener("click", () => this.onOpen(def.id));
     a.addEventListener("keydown", (e) => e.key === "Enter" && this.onOpen(def.id));
-    this.tiles.set(def.id, { el: a, parts, chart: null, spark: [], def });
+    this.tiles.set(def.id, { el: a, parts, chart: null, spark: null, live: null, drawnAt: 0, def });
     return a;
   }
 
@@ -114,14 +114,40 @@ export class Tiles {
     tile.parts.badge.textContent = t(`status.${status}`);
     tile.el.title = v && v.ts ? (stale ? t("stale.title", { time: fmtDateTime(new Date(v.ts)) }) : fmtDateTime(new Date(v.ts))) : "";
     const total = this.state.get(id, "");
+    if (v && !stale) this.liveSpark(tile, now, v.value);
     tile.parts.context.textContent = group && grouped && total ? t("province", { value: fmtValue(total.value, def.unit) }) : "";
   }
 
-  // Sets a tile's sparkline points ([[ms, value]]) and draws it in its status colour.
+  // Sets a tile's sparkline history ([[ms, value]] from the series API) and draws it.
   setSpark(id, points) {
     const tile = this.tiles.get(id);
     if (!tile) return;
     tile.spark = points;
+    tile.live = null;
+    this.drawSpark(tile);
+  }
+
+  // Adds the live value at time ms to the sparkline's tail: one point per minute, the
+  // newest replacing the last of its minute.
+  liveSpark(tile, ms, value) {
+    if (!tile.spark || value == null) return;
+    const minute = Math.floor(ms / 60000) * 60000;
+    const last = tile.spark[tile.spark.length - 1];
+    if (tile.live && tile.live[0] === minute && tile.live[1] === value) return;
+    if (last && last[0] >= minute) tile.spark[tile.spark.length - 1] = [minute, value];
+    else tile.spark.push([minute, value]);
+    tile.live = [minute, value];
+    if (tile.chart && (ms - tile.drawnAt > 5000 || !last || last[0] < minute)) this.drawSpark(tile);
+  }
+
+  // Forgets every sparkline (the scope changed; new histories are on their way).
+  clearSparks() {
+    for (const tile of this.tiles.values()) tile.spark = null;
+  }
+
+  drawSpark(tile) {
+    const points = tile.spark;
+    tile.drawnAt = Date.now();
     if (!tile.chart) tile.chart = makeChart(tile.parts.spark);
     const color = statusColor(tile.el.dataset.status);
     const opt = baseOption();
@@ -132,8 +158,8 @@ export class Tiles {
       xAxis: { type: "time", show: false },
       yAxis: { type: "value", show: false, scale: true },
       series: [{
-        type: "line", data: points, showSymbol: points.length < 3, symbolSize: 4, smooth: 0.3,
-        lineStyle: { width: 2, color },
+        type: "line", data: points, showSymbol: points.length < 3, symbolSize: 4, smooth: 0.15,
+        lineStyle: { width: 2, color }, itemStyle: { color },
         areaStyle: { color: color, opacity: 0.12 },
       }],
     }, true);
