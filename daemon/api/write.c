@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "api/api.h"
+#include "api/gunzip.h"
 #include "auth/auth.h"
 #include "ingest/lineproto.h"
 
@@ -103,28 +104,41 @@ static void handle_write(web_req_t *req, void *ud)
     app_t *app = ud;
     if (auth_require(app->cfg, req, ROLE_WRITER))
         return;
+    size_t len;
+    const char *body = web_req_body(req, &len);
+    strbuf_t inflated;
+    strbuf_init(&inflated, WRITE_MAX_BODY);
     const char *enc = web_req_header(req, "content-encoding");
-    if (enc && *enc && strcasecmp(enc, "identity") != 0) {
-        respond_json_error(req, 415, "content-encoding not supported; send identity", 0, 0);
+    if (enc && strcasecmp(enc, "gzip") == 0) {
+        int rc = gunzip_body(body, len, &inflated);
+        if (rc) {
+            respond_json_error(req, rc == IOC_ETOOBIG ? 413 : 400,
+                               rc == IOC_ETOOBIG ? "decompressed body over the size limit"
+                                                 : "body is not valid gzip", 0, 0);
+            strbuf_free(&inflated);
+            return;
+        }
+        body = inflated.data ? inflated.data : "";
+        len = inflated.len;
+    } else if (enc && *enc && strcasecmp(enc, "identity") != 0) {
+        respond_json_error(req, 415, "content-encoding not supported; send gzip or identity", 0,
+                           0);
         return;
     }
     const char *p = web_req_query(req, "precision");
     int prec = p ? lp_precision_parse(p) : LP_NS;
-    if (prec < 0) {
-        respond_json_error(req, 400, "precision must be ns, us, ms or s", 0, 0);
-        return;
-    }
-    write_ctx_t *c = calloc(1, sizeof *c);
+    write_ctx_t *c = prec < 0 ? NULL : calloc(1, sizeof *c);
     if (!c) {
-        respond_json_error(req, 503, "out of memory", 0, 0);
+        respond_json_error(req, prec < 0 ? 400 : 503,
+                           prec < 0 ? "precision must be ns, us, ms or s" : "out of memory", 0, 0);
+        strbuf_free(&inflated);
         return;
     }
     c->app = app;
     c->req = req;
-    size_t len;
-    const char *body = web_req_body(req, &len);
     uint64_t mark = ingest_mark(app->ingest);
     c->bad_lines = lp_parse(body, len, (lp_precision_t)prec, now_us(), on_line, c, &c->perr);
+    strbuf_free(&inflated);
     web_req_on_cancel(req, on_cancel, c);
     if (ingest_when_durable(app->ingest, mark, on_durable, c) != IOC_OK) {
         respond_json_error(req, 503, "out of memory", 0, 0);

@@ -1,6 +1,7 @@
 """Core pipeline against a real PostgreSQL: simulator samples land, line-protocol writes are
 acknowledged only when stored, bad lines are named, SIGTERM flushes, restart keeps data, SIGHUP
 reloads collectors and refuses a bad config."""
+import gzip
 import json
 import os
 import signal
@@ -93,6 +94,15 @@ def test_write_endpoint():
         status, _, _ = d.request("POST", "/write?precision=ms", b"v1compat value=3 1700000000000\n",
                                  auth)
         check(status == 204, f"/write: {status}")
+        # Telegraf compresses by default.
+        gz = gzip.compress(b"zipped,district=T\xc3\xa2n\\ An value=7\n")
+        status, resp, _ = d.request("POST", "/write", gz, {**auth, "Content-Encoding": "gzip"})
+        check(status == 204, f"gzip body: {status} {resp!r}")
+        check(count(dsn, "metric = 'zipped' AND value = 7") == 1, "gzip body not stored")
+        status, resp, _ = d.request("POST", "/write", b"not gzip", {**auth, "Content-Encoding": "gzip"})
+        check(status == 400 and b"gzip" in resp, f"bad gzip: {status} {resp!r}")
+        status, _, _ = d.request("POST", "/write", b"x value=1\n", {**auth, "Content-Encoding": "br"})
+        check(status == 415, f"unknown encoding: {status}")
         big = b"x value=1\n" * (4 << 20)
         try:
             status, _, _ = d.request("POST", "/api/v1/write", big, auth)
