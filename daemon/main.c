@@ -421,6 +421,10 @@ static int start(app_t *app)
         return rc;
     log_info("main", "event=listening url=%s://%s:%d/ dashboards=\"%s\"",
              cfg->tls_cert ? "https" : "http", cfg->http_host, web_port(app->web), wo.static_dir);
+    /* The one line a person starting iocd by hand looks for (logs go to stderr). */
+    printf("iocd %s: dashboard at %s://%s:%d/\n", IOCD_VERSION, cfg->tls_cert ? "https" : "http",
+           cfg->http_host, web_port(app->web));
+    fflush(stdout);
     if ((rc = collectors_create(app->loop, plugin_dir(cfg), app->ingest, &app->collectors)))
         return rc;
     if ((rc = collectors_apply(app->collectors, cfg, err, sizeof err))) {
