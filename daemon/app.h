@@ -25,6 +25,7 @@ typedef struct app {
     collectors_t *collectors;
     struct engine *engine; /* indicators (daemon/engine/engine.h) */
     struct hub *hub;       /* live updates over /ws (daemon/hub/hub.h) */
+    struct alerts *alerts; /* alert rules and alerts (daemon/alerts/alerts.h) */
     struct auth_store *auth; /* people, sessions, runtime tokens, audit (auth/auth_store.h) */
     struct reports *reports; /* exports and scheduled reports (daemon/reports/reports.h) */
     web_t *web;

@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "alerts/alerts.h"
 #include "api/api.h"
 #include "app.h"
 #include "auth/auth_bootstrap.h"
@@ -123,7 +124,7 @@ static int check_config(const char *path)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    if (engine_check_config(cfg, err, sizeof err)) {
+    if (engine_check_config(cfg, err, sizeof err) || alerts_check_config(cfg, err, sizeof err)) {
         fprintf(stderr, "%s\n", err);
         config_free(cfg);
         return 1;
@@ -185,6 +186,7 @@ static int open_store(app_t *app, const char *dsn)
     }
     ingest_set_store(app->ingest, app->store);
     engine_set_dsn(app->engine, dsn);
+    alerts_set_dsn(app->alerts, dsn);
     if (app->reports)
         reports_set_dsn(app->reports, dsn);
     auth_opts_t ao = {.dsn = dsn, .secure_cookie = app->cfg->tls_cert != NULL};
@@ -252,13 +254,26 @@ static void on_engine_closed(void *ud)
         on_store_closed(app);
 }
 
-static void on_auth_closed(void *ud)
+static void on_alerts_closed(void *ud)
 {
     app_t *app = ud;
+    app->alerts = NULL;
     if (app->engine)
         engine_close(app->engine, on_engine_closed, app); /* flushes the last rollups */
     else
         on_engine_closed(app);
+}
+
+/* Alerts close before the engine (its listener removed first) and the hub they publish to. */
+static void on_auth_closed(void *ud)
+{
+    app_t *app = ud;
+    if (app->engine)
+        engine_set_listener(app->engine, NULL, NULL);
+    if (app->alerts)
+        alerts_close(app->alerts, on_alerts_closed, app);
+    else
+        on_alerts_closed(app);
 }
 
 static void on_web_closed(void *ud)
@@ -326,6 +341,11 @@ static void on_hup(uv_signal_t *s, int signum)
         config_free(ncfg);
         return;
     }
+    if (alerts_check_config(ncfg, err, sizeof err)) {
+        log_error("main", "event=reload_refused reason=alerts error=\"%s\"", err);
+        config_free(ncfg);
+        return;
+    }
     if (reports_check_config(ncfg, err, sizeof err)) {
         log_error("main", "event=reload_refused reason=reports error=\"%s\"", err);
         config_free(ncfg);
@@ -379,6 +399,11 @@ static int start(app_t *app)
         log_error("main", "event=engine_failed error=\"%s\"", err);
         return rc;
     }
+    if ((rc = alerts_create(app->loop, cfg, app->hub, &app->alerts, err, sizeof err))) {
+        log_error("main", "event=alerts_failed error=\"%s\"", err);
+        return rc;
+    }
+    engine_set_listener(app->engine, alerts_on_value, app->alerts);
     reports_opts_t ro = {.tmp_dir = cfg->state_dir};
     if ((rc = reports_create(app->loop, cfg, &ro, &app->reports, err, sizeof err))) {
         log_error("main", "event=reports_failed error=\"%s\"", err);
@@ -415,7 +440,8 @@ static int start(app_t *app)
     if ((rc = hub_attach(app->hub, app->web, &app->cfg)))
         return rc;
     if ((rc = api_health_register(app)) || (rc = api_write_register(app)) ||
-        (rc = api_indicators_register(app)) || (rc = api_export_register(app)) ||
+        (rc = api_indicators_register(app)) ||
+        (rc = api_alerts_register(app)) || (rc = api_export_register(app)) ||
         (rc = api_session_register(app)) || (rc = api_users_register(app)) ||
         (rc = api_tokens_register(app)) || (rc = api_audit_register(app)))
         return rc;

@@ -11,6 +11,9 @@ int api_write_register(app_t *app);
 /* Registers GET /api/v1/indicators and GET /api/v1/indicators/{id}/series (app->engine).
  * Returns 0 or ioc_err_t. */
 int api_indicators_register(app_t *app);
+/* Registers /api/v1/alert-rules[/{id}|/preview], /api/v1/alerts[/{id}[/ack|/silence|/unsilence]]
+ * and /api/v1/alert-events (app->alerts). Returns 0 or ioc_err_t. */
+int api_alerts_register(app_t *app);
 /* Registers /api/v1/session: POST log in, DELETE log out, GET who am I (app->auth). */
 int api_session_register(app_t *app);
 /* Registers /api/v1/users (GET, POST) and PUT /api/v1/users/{name}; admin only. */

@@ -1,0 +1,297 @@
+"""Alerts end to end: a rule created through the API, samples written through /api/v1/write
+crossing it, a WebSocket client and a real local webhook receiver each get exactly one firing
+notification, ack shows with its comment, the hysteresis band holds, recovery resolves, a short
+breach below `for` never fires, validation names the field, rules survive a restart."""
+import hashlib
+import http.server
+import json
+import os
+import threading
+import time
+import urllib.parse
+
+from harness import Iocd, check, psql, run, wait_for, writer_token_config
+from wsclient import WsClient
+
+BASE_DSN = os.environ["IOCD_TEST_DSN"]
+
+INDICATORS = [
+    {"id": "feedback.overdue", "name": {"vi": "Phản ánh quá hạn", "en": "Overdue feedback"},
+     "unit": "hồ sơ", "metric": "feedback.overdue", "agg": "avg", "window": "10m",
+     "group_by": ["district"]},
+]
+CONFIG_RULE = {"id": "cfg-overdue", "name": "Quá hạn (cấu hình)", "indicator": "feedback.overdue",
+               "condition": {"op": ">", "value": 1000}, "severity": "warning"}
+
+
+class Hooks(http.server.BaseHTTPRequestHandler):
+    """A webhook receiver: records every POSTed JSON body."""
+    received = []
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        Hooks.received.append(json.loads(self.rfile.read(n)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def fresh_db(name):
+    psql(BASE_DSN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    psql(BASE_DSN, f'CREATE DATABASE "{name}"')
+    return BASE_DSN.replace("dbname=postgres", f"dbname={name}")
+
+
+def token_entry(name, role):
+    token = f"test-{name}-" + os.urandom(8).hex()
+    return {"name": name, "role": role, "sha256": hashlib.sha256(token.encode()).hexdigest()}, token
+
+
+S = {}
+
+
+def setup():
+    auth, wtoken = writer_token_config()
+    op, optoken = token_entry("duty-op", "operator")
+    auth["tokens"].append(op)
+    auth["anonymous_role"] = "viewer"
+    S["writer"] = {"Authorization": f"Bearer {wtoken}"}
+    S["op"] = {"Authorization": f"Bearer {optoken}", "Content-Type": "application/json"}
+    S["dsn"] = fresh_db("it_alerts")
+    S["d"] = Iocd({"database": {"dsn": S["dsn"]}, "auth": auth, "indicators": INDICATORS,
+                   "alerts": [CONFIG_RULE], "ingest": {"batch_max_delay": "50ms"}}).start()
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hooks)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    S["hook_url"] = f"http://127.0.0.1:{srv.server_address[1]}/hook"
+    ws = WsClient("127.0.0.1", S["d"].port, headers={"Authorization": f"Bearer {optoken}"})
+    ws.send_text(json.dumps({"op": "subscribe", "topics": ["alerts"]}))
+    snap = json.loads(ws.recv())
+    check(snap["type"] == "snapshot" and snap["alerts"] == [], f"first frame {snap}")
+    S["ws"] = ws
+    S["ws_events"] = []
+
+
+def call(method, path, body=None, headers=None):
+    data = json.dumps(body).encode() if body is not None else None
+    status, resp, _ = S["d"].request(method, path, data, headers if headers is not None else S["op"])
+    return status, json.loads(resp) if resp else None
+
+
+def write(value, district="Tân An"):
+    line = f"feedback,district={district.replace(' ', chr(92) + ' ')},id=hotline overdue={value}"
+    status, resp, _ = S["d"].request("POST", "/api/v1/write", line.encode(), S["writer"])
+    check(status == 204, f"write answered {status} {resp!r}")
+
+
+def drain_ws(seconds):
+    """Collects alert frames from the WebSocket for a while."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            msg = json.loads(S["ws"].recv(timeout=max(0.05, deadline - time.time())))
+        except TimeoutError:
+            break
+        if msg["type"] == "alert":
+            S["ws_events"].append(msg["alert"])
+
+
+def rule_body(**over):
+    body = {"name": "Phản ánh quá hạn ở Tân An", "indicator": "feedback.overdue",
+            "group": "Tân An", "condition": {"op": ">", "value": 10, "clear": 5}, "for": "2s",
+            "severity": "critical",
+            "message": {"vi": "{indicator} tại {group}: {value} {unit}",
+                        "en": "{indicator} in {group}: {value}"},
+            "notify": [{"webhook": S["hook_url"], "timeout": "2s", "retries": 2}], "repeat": "0s"}
+    body.update(over)
+    return body
+
+
+def test_validation():
+    bad = [
+        (rule_body(condition=None), 400, "condition"),
+        ({k: v for k, v in rule_body().items() if k != "condition"}, 400, "condition"),
+        (rule_body(indicator="no.such"), 422, "indicator"),
+        (rule_body(condition={"op": "~", "value": 1}), 422, "condition.op"),
+        (rule_body(condition={"op": ">", "value": "ten"}), 400, "condition.value"),
+        (rule_body(condition={"op": ">", "value": 10, "clear": 12}), 422, "condition.clear"),
+        (rule_body(**{"for": "soon"}), 422, "for"),
+        (rule_body(severity="urgent"), 422, "severity"),
+        (rule_body(notify=[{"webhook": "ftp://x"}]), 422, "notify[0].webhook"),
+        (rule_body(message={"vi": "{nope}"}), 422, "message.vi"),
+        (rule_body(colour="red"), 422, "colour"),
+    ]
+    for body, want, field in bad:
+        status, resp = call("POST", "/api/v1/alert-rules", body)
+        check(status == want and resp.get("field") == field,
+              f"{body} answered {status} {resp}, want {want} naming {field}")
+    status, _ = call("POST", "/api/v1/alert-rules", rule_body(), headers={})
+    check(status == 403, f"anonymous viewer created a rule: {status}")
+    status, _ = call("POST", "/api/v1/alert-rules", rule_body(), headers=S["writer"])
+    check(status == 403, f"writer created a rule: {status}")
+    status, rules = call("GET", "/api/v1/alert-rules", headers={})
+    check(status == 200 and [r["id"] for r in rules] == ["cfg-overdue"], f"rules {rules}")
+    check(rules[0]["source"] == "config" and rules[0]["readonly"] is True, f"{rules[0]}")
+    status, resp = call("PUT", "/api/v1/alert-rules/cfg-overdue", CONFIG_RULE)
+    check(status == 409, f"config rule edited: {status} {resp}")
+    status, resp = call("DELETE", "/api/v1/alert-rules/cfg-overdue")
+    check(status == 409, f"config rule deleted: {status} {resp}")
+
+
+def test_create_rule():
+    created = wait_for(lambda: (lambda r: r if r[0] != 503 else None)(
+        call("POST", "/api/v1/alert-rules", rule_body())), 20, "rules loaded from the database")
+    status, rule = created
+    check(status == 201, f"create answered {status} {rule}")
+    check(rule["id"] and rule["source"] == "api" and rule["readonly"] is False, f"{rule}")
+    check(rule["condition"] == {"op": ">", "value": 10, "clear": 5}, f"{rule}")
+    S["rule"] = rule["id"]
+    status, got = call("GET", f"/api/v1/alert-rules/{rule['id']}", headers={})
+    check(status == 200 and got["name"] == "Phản ánh quá hạn ở Tân An", f"{status} {got}")
+    status, resp = call("POST", "/api/v1/alert-rules", dict(rule_body(), id=rule["id"]))
+    check(status == 409 and resp["field"] == "id", f"duplicate id: {status} {resp}")
+
+
+def test_short_breach_never_fires():
+    write(20)
+    time.sleep(0.8)
+    write(1)
+    drain_ws(4)
+    mine = [e for e in S["ws_events"] if e["rule"] == S["rule"]]
+    check([e["event"] for e in mine] == ["pending", "cancelled"], f"ws events {mine}")
+    check(not Hooks.received, f"webhook got {Hooks.received}")
+    status, alerts = call("GET", f"/api/v1/alerts?rule={S['rule']}&state=cancelled", headers={})
+    check(status == 200 and len(alerts) == 1 and alerts[0]["fired_at"] is None, f"{alerts}")
+    status, firing = call("GET", "/api/v1/alerts?state=firing", headers={})
+    check(status == 200 and firing == [], f"firing {firing}")
+    S["ws_events"].clear()
+
+
+def test_fires_once():
+    write(20)
+    wait_for(lambda: [h for h in Hooks.received if h["event"] == "firing"], 10, "webhook firing")
+    drain_ws(2.5)
+    firing_ws = [e for e in S["ws_events"] if e["event"] == "firing"]
+    firing_hooks = [h for h in Hooks.received if h["event"] == "firing"]
+    check(len(firing_ws) == 1, f"ws firing events {S['ws_events']}")
+    check(len(firing_hooks) == 1, f"webhook firing notifications {Hooks.received}")
+    a = firing_hooks[0]
+    check(a["id"] == firing_ws[0]["id"] and a["state"] == "firing" and a["value"] == 20, f"{a}")
+    check(a["severity"] == "critical" and a["group"] == "Tân An", f"{a}")
+    check(a["message"] == {"vi": "Phản ánh quá hạn tại Tân An: 20 hồ sơ",
+                           "en": "Overdue feedback in Tân An: 20"}, f"{a['message']}")
+    S["alert"] = a["id"]
+    status, firing = call("GET", "/api/v1/alerts?state=firing", headers={})
+    check(status == 200 and [x["id"] for x in firing] == [a["id"]], f"firing {firing}")
+    ws2 = WsClient("127.0.0.1", S["d"].port, headers={"Authorization": S["op"]["Authorization"]})
+    ws2.send_text(json.dumps({"op": "subscribe", "topics": ["alerts"]}))
+    snap = json.loads(ws2.recv())
+    ws2.close()
+    check([x["id"] for x in snap["alerts"]] == [a["id"]], f"snapshot {snap}")
+
+
+def test_ack():
+    path = f"/api/v1/alerts/{S['alert']}/ack"
+    status, _ = call("POST", path, {"comment": "x"}, headers={})
+    check(status == 403, f"viewer acked: {status}")
+    status, resp = call("POST", path, {"comment": 5})
+    check(status == 400 and resp["field"] == "comment", f"{status} {resp}")
+    status, a = call("POST", path, {"comment": "Đã giao phường xử lý"})
+    check(status == 200 and a["acked"]["by"] == "duty-op", f"ack answered {status} {a}")
+    check(a["acked"]["comment"] == "Đã giao phường xử lý" and a["acked"]["at"], f"{a}")
+    status, a = call("GET", f"/api/v1/alerts/{S['alert']}", headers={})
+    check(status == 200 and a["acked"]["comment"] == "Đã giao phường xử lý", f"{a}")
+    check([e["event"] for e in a["events"]] == ["pending", "firing", "ack"], f"{a['events']}")
+    check(a["events"][2]["who"] == "duty-op", f"{a['events']}")
+    check(any(d["ok"] and d["event"] == "firing" for d in a["deliveries"]), f"{a['deliveries']}")
+    status, acked = call("GET", "/api/v1/alerts?state=acked", headers={})
+    check([x["id"] for x in acked] == [S["alert"]], f"acked {acked}")
+
+
+def test_hysteresis_then_resolve():
+    write(7)  # below the threshold, above the clear threshold: still firing
+    drain_ws(2.5)
+    status, a = call("GET", f"/api/v1/alerts/{S['alert']}", headers={})
+    check(a["state"] == "firing" and a["value"] == 7, f"in the band: {a['state']} {a['value']}")
+    write(3)
+    wait_for(lambda: [h for h in Hooks.received if h["event"] == "resolved"], 10,
+             "webhook resolved")
+    drain_ws(1.5)
+    check([e["event"] for e in S["ws_events"]] == ["pending", "firing", "ack", "resolved"],
+          f"ws events {[e['event'] for e in S['ws_events']]}")
+    check([h["event"] for h in Hooks.received] == ["firing", "resolved"],
+          f"webhook {[h['event'] for h in Hooks.received]}")
+    status, a = call("GET", f"/api/v1/alerts/{S['alert']}", headers={})
+    check(a["state"] == "resolved" and a["resolved_at"] and a["value"] == 3, f"{a}")
+    check(a["acked"]["comment"] == "Đã giao phường xử lý", f"ack lost on resolve: {a}")
+    status, ev = call("GET", f"/api/v1/alert-events?alert={S['alert']}&event=resolved", headers={})
+    check(status == 200 and len(ev) == 1 and ev[0]["value"] == 3, f"events {ev}")
+    status, rs = call("GET", "/api/v1/alerts?state=resolved&since=2020-01-01T00:00:00Z",
+                      headers={})
+    check([x["id"] for x in rs] == [S["alert"]], f"resolved {rs}")
+    status, resp = call("GET", "/api/v1/alerts?since=yesterday", headers={})
+    check(status == 400 and resp["field"] == "since", f"{status} {resp}")
+
+
+def test_silence():
+    until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+    status, a = call("POST", f"/api/v1/alerts/{S['alert']}/silence", {"until": until})
+    check(status == 200 and a["silenced_until"].startswith(until[:19]), f"{status} {a}")
+    n = len(Hooks.received)
+    write(30)
+    drain_ws(4)
+    status, firing = call("GET", "/api/v1/alerts?state=firing", headers={})
+    check(len(firing) == 1 and firing[0]["id"] != S["alert"], f"firing {firing}")
+    check(len(Hooks.received) == n, f"silenced alert notified: {Hooks.received[n:]}")
+    status, a = call("POST", f"/api/v1/alerts/{firing[0]['id']}/unsilence", {})
+    check(status == 200 and a["silenced_until"] is None, f"{status} {a}")
+    wait_for(lambda: len(Hooks.received) > n, 5, "the held notification after unsilence")
+    check(Hooks.received[n]["event"] == "firing" and Hooks.received[n]["id"] == firing[0]["id"],
+          f"{Hooks.received[n:]}")
+
+
+def test_restart_keeps_rules_and_alert():
+    d = S["d"]
+    S["ws"].close()
+    check(d.stop() == 0, "iocd did not exit 0")
+    d.start()
+    status, rules = call("GET", "/api/v1/alert-rules", headers={})
+    check(sorted(r["id"] for r in rules) == sorted(["cfg-overdue", S["rule"]]), f"{rules}")
+    status, firing = call("GET", "/api/v1/alerts?state=firing", headers={})
+    check(len(firing) == 1, f"firing after restart {firing}")
+    n = len(Hooks.received)
+    time.sleep(2.5)
+    check(len(Hooks.received) == n, f"re-notified after restart: {Hooks.received[n:]}")
+    status, rule = call("PUT", f"/api/v1/alert-rules/{S['rule']}", rule_body(enabled=False))
+    check(status == 200 and rule["enabled"] is False, f"disable: {status} {rule}")
+    status, firing = call("GET", "/api/v1/alerts?state=firing", headers={})
+    check(firing == [], f"disabled rule still firing: {firing}")
+    status, _ = call("DELETE", f"/api/v1/alert-rules/{S['rule']}")
+    check(status == 204, f"delete answered {status}")
+    status, _ = call("GET", f"/api/v1/alert-rules/{S['rule']}", headers={})
+    check(status == 404, f"deleted rule answered {status}")
+
+
+def test_preview():
+    status, p = call("POST", "/api/v1/alert-rules/preview", rule_body(**{"for": "0s"}))
+    check(status == 200 and "fired" in p and p["groups"][0]["group"] == "Tân An", f"{status} {p}")
+    rows = psql(S["dsn"], "SELECT count(*) FROM rollups_1m WHERE indicator = 'feedback.overdue'"
+                          " AND grp = 'Tân An' AND max > 10")
+    check(p["fired"] >= (1 if int(rows[0][0]) else 0), f"preview {p} rows {rows}")
+    status, resp = call("POST", "/api/v1/alert-rules/preview", rule_body(indicator="x"))
+    check(status == 422 and resp["field"] == "indicator", f"{status} {resp}")
+
+
+def teardown():
+    S["d"].stop()
+
+
+if __name__ == "__main__":
+    setup()
+    try:
+        run([test_validation, test_create_rule, test_short_breach_never_fires, test_fires_once,
+             test_ack, test_hysteresis_then_resolve, test_silence, test_preview,
+             test_restart_keeps_rules_and_alert])
+    finally:
+        teardown()
