@@ -108,21 +108,13 @@ def bench_copy(pg, src_dsn, total):
     return total / elapsed
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
-    total = 400_000 if args.quick else 2_000_000
-    root = tempfile.mkdtemp(prefix="iocd-bench-pg-")
-    pg = Pg(root)
-    pg.start()
-    try:
-        http_rate, rss, dsn = bench_http(pg, total, 10_000)
-        copy_rate = bench_copy(pg, dsn, total)
-        sim_rate, sim_dropped = bench_simulator(pg, 10 if args.quick else 30)
-    finally:
-        pg.stop()
-    figures = [
+def figures(pg, quick):
+    """Runs the ingest comparison on pg. Returns [(name, value, note)]."""
+    total = 400_000 if quick else 2_000_000
+    http_rate, rss, dsn = bench_http(pg, total, 10_000)
+    copy_rate = bench_copy(pg, dsn, total)
+    sim_rate, sim_dropped = bench_simulator(pg, 10 if quick else 30)
+    return [
         ("ingest_samples_per_s", f"{http_rate:.0f}", "line protocol over HTTP, durable (204 = committed)"),
         ("copy_rows_per_s", f"{copy_rate:.0f}", "psql binary COPY of the same rows, same schema"),
         ("ingest_vs_copy", f"{http_rate / copy_rate:.3f}", "ratio (goal >= 0.9)"),
@@ -130,11 +122,20 @@ def main():
         ("simulator_vs_copy", f"{sim_rate / copy_rate:.3f}", "offered load, not a ceiling"),
         ("ingest_peak_rss_mb", f"{rss / 1e6:.1f}", "iocd peak RSS during the HTTP run"),
     ]
-    print(f"{'figure':<26} {'value':>12}  note")
-    for name, value, note in figures:
-        print(f"{name:<26} {value:>12}  {note}")
-    for name, value, _ in figures:
-        print(f"{name}={value}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    pg = Pg(tempfile.mkdtemp(prefix="iocd-bench-pg-"))
+    pg.start()
+    try:
+        figs = figures(pg, args.quick)
+    finally:
+        pg.stop()
+    for name, value, note in figs:
+        print(f"{name}={value}  # {note}")
 
 
 if __name__ == "__main__":
