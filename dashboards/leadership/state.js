@@ -15,6 +15,7 @@ export class DashState {
     this.values = new Map(); // id SEP group -> {value, status, ts (ms), seen (ms, local clock)}
     this.groups = [];        // every group name seen, sorted in the locale
     this.lastFrame = 0;      // local time of the last snapshot or update
+    this.skew = 0;           // server clock minus this browser's clock, ms
   }
 
   // Takes GET /api/v1/indicators: definitions plus the values it carries ("" is the total).
@@ -23,6 +24,7 @@ export class DashState {
     this.byId = new Map(this.defs.map((d) => [d.id, d]));
     this.values.clear();
     const seen = Date.now();
+    if (doc.ts) this.skew = Date.parse(doc.ts) - seen;
     for (const d of this.defs) {
       this.put(d.id, "", d.value, d.status, d.ts, seen);
       for (const g of d.groups || []) this.put(d.id, g.group, g.value, g.status, g.ts, seen);
@@ -71,14 +73,15 @@ export class DashState {
     return this.values.get(id + SEP + group) || null;
   }
 
-  // True when v is older than the indicator's window (at least 2 minutes) plus a minute: its
-  // source has stopped reporting. disconnectedSince (ms or 0) makes everything older stale too.
+  // True when the newest sample behind v is over a minute and over half its window old (by the
+  // server's clock): its sources have gone quiet and the value will soon age out. A connection
+  // down for over 15 s (disconnectedSince, ms or 0) makes every value stale.
   isStale(id, v, now, disconnectedSince) {
     if (!v || v.value == null) return false;
     if (disconnectedSince && now - disconnectedSince > 15000) return true;
     const def = this.byId.get(id);
-    const limit = Math.max(durationMs(def && def.window), 120000) + 60000;
-    return v.ts > 0 && now - v.ts > limit;
+    const age = now + this.skew - v.ts;
+    return v.ts > 0 && age > 60000 && age > durationMs(def && def.window) / 2;
   }
 
   // The worst status of any indicator in group: crit > warn > ok > no-data.

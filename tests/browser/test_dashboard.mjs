@@ -15,6 +15,8 @@ const TEST_INDICATORS = [
     agg: "last", window: "10m" },
   { id: "t.live", name: { vi: "Chỉ số trực tiếp", en: "Live value" }, unit: "vụ", metric: "t.live",
     agg: "last", window: "10m" },
+  { id: "t.quiet", name: { vi: "Nguồn im lặng", en: "Quiet source" }, unit: "vụ", metric: "t.quiet",
+    agg: "last", window: "2m" },
 ];
 
 const SAMPLES = [
@@ -24,13 +26,15 @@ const SAMPLES = [
   "t.share,district=Bến\\ Lức value=85.5",
   "t.small value=0.35",
   "t.live value=7",
+  // 80 s old in a 2-minute window: still counted, but over half the window old, so stale.
+  `t.quiet value=5 ${BigInt(Date.now() - 80000) * 1000000n}`,
 ];
 
 // What the tiles must show, computed by hand: sums of the latest per series, the average, the
 // locale's separators, digits by magnitude (none from 100 up, one under 100 and for %, two under 1).
 const EXPECTED = {
-  vi: { "t.flow": "1.235", "t.share": "90,4", "t.small": "0,35", "t.live": "7" },
-  en: { "t.flow": "1,235", "t.share": "90.4", "t.small": "0.35", "t.live": "7" },
+  vi: { "t.flow": "1.235", "t.share": "90,4", "t.small": "0,35", "t.live": "7", "t.quiet": "5" },
+  en: { "t.flow": "1,235", "t.share": "90.4", "t.small": "0.35", "t.live": "7", "t.quiet": "5" },
 };
 
 const results = [];
@@ -76,7 +80,8 @@ async function checkAgainstApi(page, d, lang) {
     check(s.text === EXPECTED[lang][ind.id], `${ind.id}: tile "${s.text}", expected "${EXPECTED[lang][ind.id]}"`);
     compared++;
   }
-  check(compared === TEST_INDICATORS.length, `compared ${compared} test tiles`);
+  const withValue = doc.indicators.filter((i) => i.id.startsWith("t.") && i.value !== null).length;
+  check(compared === withValue && compared >= TEST_INDICATORS.length - 1, `compared ${compared} test tiles`);
 }
 
 async function main() {
@@ -118,6 +123,11 @@ async function main() {
     const updated = await page.locator("#updated").textContent();
     check(/^Cập nhật lúc \d\d:\d\d:\d\d/.test(updated), `last updated reads "${updated}"`);
     ok("target line and 'last updated' shown");
+
+    const stale = await page.evaluate(() => [...document.querySelectorAll(".tile.is-stale")].map((t) => t.dataset.id));
+    check(stale.length === 1 && stale[0] === "t.quiet", `stale tiles: ${stale.join(", ") || "none"}; want t.quiet only`);
+    check(await page.locator('.tile[data-id="t.quiet"] .stale-mark').isVisible(), "no visible stale mark on t.quiet");
+    ok("a value whose source went quiet is marked stale, and only that one");
 
     // Sample to screen: write, then time until the tile's text changes (MutationObserver in the page).
     const latencies = [];
@@ -210,7 +220,7 @@ async function main() {
     await d.start();
     await waitFor(() => page.evaluate((n) => window.iocDashboard.frames > n &&
       document.querySelector("#conn").dataset.state === "open", framesBefore), 40000, "reconnect and a fresh snapshot");
-    await waitFor(() => page.evaluate(() => document.querySelectorAll(".tile.is-stale").length === 0), 5000, "stale marks cleared");
+    await waitFor(() => page.evaluate(() => document.querySelectorAll('.tile.is-stale:not([data-id="t.quiet"])').length === 0), 5000, "stale marks cleared");
     ok("reconnects with back-off and resyncs");
 
     // Without anonymous access: a clear message, on the open page and on a fresh one.
