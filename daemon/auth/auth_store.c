@@ -241,7 +241,7 @@ static void on_schema(void *ud, int status, PGresult *res)
     if (PQgetvalue(res, 0, 0)[0] != 't') {
         /* The store has not migrated yet (it runs at the same time): look again soon. */
         s->loading = false;
-        auth_db_retry(s, 500);
+        auth_db_retry(s, 200);
         return;
     }
     if (auth_db_send(s, "SELECT name, role, pwhash, disabled FROM users ORDER BY id DESC", 0, NULL,
@@ -255,8 +255,8 @@ void auth_store_load(auth_store_t *s)
         return;
     s->loading = true;
     if (auth_db_send(s,
-                     "SELECT count(*) = 1 FROM schema_migrations WHERE version = 3"
-                     " AND to_regclass('audit_log') IS NOT NULL",
+                     /* migration 3 made audit_log last, in one transaction */
+                     "SELECT to_regclass('audit_log') IS NOT NULL",
                      0, NULL, false, on_schema, s))
         s->loading = false;
 }
