@@ -11,10 +11,9 @@
 
 struct rpt_xlsx {
     lxw_workbook *wb;
-    lxw_worksheet *ws;
+    lxw_worksheet **ws; /* one per indicator, or one long table */
+    uint32_t *row;      /* next row of each sheet */
     const rpt_spec_t *s;
-    long ord;           /* the indicator of the current sheet (per-indicator layout) */
-    uint32_t row;       /* next row of the current sheet */
     size_t nsheets;
     lxw_format *f_time, *f_num, *f_int, *f_pct, *f_head;
 };
@@ -55,24 +54,25 @@ static int add_sheet(rpt_xlsx_t *x, const rpt_ind_t *ind)
     char name[40], head[256];
     uint16_t c = 0;
     const rpt_spec_t *s = x->s;
+    lxw_worksheet *ws;
     if (ind)
         sheet_name(ind->id, x->nsheets, name, sizeof name);
     else
         snprintf(name, sizeof name, "export");
-    x->ws = workbook_add_worksheet(x->wb, name);
-    if (!x->ws)
+    ws = workbook_add_worksheet(x->wb, name);
+    if (!ws)
         return IOC_EIO;
-    x->nsheets++;
-    x->row = 1;
-    worksheet_write_string(x->ws, 0, c, "time", x->f_head);
-    worksheet_set_column(x->ws, c, c, 17, NULL);
+    x->ws[x->nsheets] = ws;
+    x->row[x->nsheets++] = 1;
+    worksheet_write_string(ws, 0, c, "time", x->f_head);
+    worksheet_set_column(ws, c, c, 17, NULL);
     c++;
     if (!ind) {
-        worksheet_write_string(x->ws, 0, c++, "indicator", x->f_head);
-        worksheet_write_string(x->ws, 0, c++, "name", x->f_head);
-        worksheet_write_string(x->ws, 0, c++, "unit", x->f_head);
+        worksheet_write_string(ws, 0, c++, "indicator", x->f_head);
+        worksheet_write_string(ws, 0, c++, "name", x->f_head);
+        worksheet_write_string(ws, 0, c++, "unit", x->f_head);
     }
-    worksheet_write_string(x->ws, 0, c++, "group", x->f_head);
+    worksheet_write_string(ws, 0, c++, "group", x->f_head);
     for (size_t i = 0; i < nnum(s); i++) {
         const char *h = numcols[i].head;
         if (!h) {
@@ -82,10 +82,17 @@ static int add_sheet(rpt_xlsx_t *x, const rpt_ind_t *ind)
                 snprintf(head, sizeof head, "%s", ind ? ind->name : "value");
             h = head;
         }
-        worksheet_write_string(x->ws, 0, c++, h, x->f_head);
+        worksheet_write_string(ws, 0, c++, h, x->f_head);
     }
-    worksheet_freeze_panes(x->ws, 1, 0);
+    worksheet_freeze_panes(ws, 1, 0);
     return IOC_OK;
+}
+
+static void xlsx_free(rpt_xlsx_t *x)
+{
+    free(x->ws);
+    free(x->row);
+    free(x);
 }
 
 rpt_xlsx_t *rpt_xlsx_open(const char *path, const rpt_spec_t *s)
@@ -94,11 +101,12 @@ rpt_xlsx_t *rpt_xlsx_open(const char *path, const rpt_spec_t *s)
     rpt_xlsx_t *x = calloc(1, sizeof *x);
     if (!x)
         return NULL;
+    size_t n = s->long_table ? 1 : s->ninds;
     x->s = s;
-    x->ord = -1;
-    x->wb = workbook_new_opt(path, &opts);
-    if (!x->wb) {
-        free(x);
+    x->ws = calloc(n, sizeof *x->ws);
+    x->row = calloc(n, sizeof *x->row);
+    if (!x->ws || !x->row || !(x->wb = workbook_new_opt(path, &opts))) {
+        xlsx_free(x);
         return NULL;
     }
     x->f_time = workbook_add_format(x->wb);
@@ -111,10 +119,14 @@ rpt_xlsx_t *rpt_xlsx_open(const char *path, const rpt_spec_t *s)
     format_set_num_format(x->f_pct, "0.0");
     x->f_head = workbook_add_format(x->wb);
     format_set_bold(x->f_head);
-    if (s->long_table && add_sheet(x, NULL)) {
-        workbook_close(x->wb);
-        free(x);
-        return NULL;
+    /* every sheet up front (an indicator without data still gets its header); rows then go
+     * to each sheet in order, which constant-memory mode allows */
+    for (size_t i = 0; i < n; i++) {
+        if (add_sheet(x, s->long_table ? NULL : &s->inds[i])) {
+            workbook_close(x->wb);
+            xlsx_free(x);
+            return NULL;
+        }
     }
     return x;
 }
@@ -132,23 +144,23 @@ int rpt_xlsx_row(rpt_xlsx_t *x, const PGresult *res, int row)
 {
     const rpt_spec_t *s = x->s;
     long ord = strtol(PQgetvalue(res, row, RPT_COL_ORD), NULL, 10);
-    const rpt_ind_t *ind = ord >= 1 && (size_t)ord <= s->ninds ? &s->inds[ord - 1] : NULL;
+    if (ord < 1 || (size_t)ord > s->ninds)
+        return IOC_EINVAL;
+    const rpt_ind_t *ind = &s->inds[ord - 1];
+    size_t k = s->long_table ? 0 : (size_t)ord - 1;
+    lxw_worksheet *ws = x->ws[k];
+    uint32_t r = x->row[k];
     uint16_t c = 0;
-    if (!s->long_table && ord != x->ord) {
-        if (add_sheet(x, ind))
-            return IOC_EIO;
-        x->ord = ord;
-    }
-    if (x->row > RPT_XLSX_MAX_ROWS)
+    if (r > RPT_XLSX_MAX_ROWS)
         return IOC_ETOOBIG;
     lxw_datetime dt = parse_local(PQgetvalue(res, row, RPT_COL_TS));
-    worksheet_write_datetime(x->ws, x->row, c++, &dt, x->f_time);
+    worksheet_write_datetime(ws, r, c++, &dt, x->f_time);
     if (s->long_table) {
-        worksheet_write_string(x->ws, x->row, c++, PQgetvalue(res, row, RPT_COL_IND), NULL);
-        worksheet_write_string(x->ws, x->row, c++, ind ? ind->name : "", NULL);
-        worksheet_write_string(x->ws, x->row, c++, ind ? ind->unit : "", NULL);
+        worksheet_write_string(ws, r, c++, ind->id, NULL);
+        worksheet_write_string(ws, r, c++, ind->name, NULL);
+        worksheet_write_string(ws, r, c++, ind->unit, NULL);
     }
-    worksheet_write_string(x->ws, x->row, c++, PQgetvalue(res, row, RPT_COL_GRP), NULL);
+    worksheet_write_string(ws, r, c++, PQgetvalue(res, row, RPT_COL_GRP), NULL);
     for (size_t i = 0; i < nnum(s); i++, c++) {
         int col = numcols[i].col;
         const char *v = PQgetvalue(res, row, col), *d = v[0] == '-' ? v + 1 : v;
@@ -157,19 +169,15 @@ int rpt_xlsx_row(rpt_xlsx_t *x, const PGresult *res, int row)
         lxw_format *f = col == RPT_COL_SAMPLES                     ? x->f_int
                         : col == RPT_COL_ATT || col == RPT_COL_PCT ? x->f_pct
                                                                    : x->f_num;
-        worksheet_write_number(x->ws, x->row, c, strtod(v, NULL), f);
+        worksheet_write_number(ws, r, c, strtod(v, NULL), f);
     }
-    x->row++;
+    x->row[k] = r + 1;
     return IOC_OK;
 }
 
 int rpt_xlsx_close(rpt_xlsx_t *x)
 {
-    int rc = IOC_OK;
-    if (!x->nsheets && add_sheet(x, NULL))
-        rc = IOC_EIO;
-    if (workbook_close(x->wb) != LXW_NO_ERROR)
-        rc = IOC_EIO;
-    free(x);
+    int rc = workbook_close(x->wb) == LXW_NO_ERROR ? IOC_OK : IOC_EIO;
+    xlsx_free(x);
     return rc;
 }
