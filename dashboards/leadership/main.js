@@ -178,7 +178,20 @@ async function load() {
   if (kiosk) startRotation();
 }
 
+// A wall screen does not scroll: shrink the type until the page fits the window.
+function fitKiosk() {
+  const root = document.documentElement;
+  let scale = 1.2;
+  root.style.setProperty("--scale", String(scale));
+  while (scale > 0.7 && root.scrollHeight > window.innerHeight) {
+    scale -= 0.05;
+    root.style.setProperty("--scale", scale.toFixed(2));
+  }
+}
+
 function startRotation() {
+  fitKiosk();
+  window.addEventListener("resize", fitKiosk);
   setInterval(() => {
     const names = ["", ...state.groups];
     selectScope(names[(names.indexOf(scope) + 1) % names.length]);
@@ -203,6 +216,7 @@ onLangChange(() => {
   if (fatal) return;
   tiles.build();
   renderAll();
+  if (kiosk) fitKiosk();
   loadSparks();
   detail.refresh();
   detail.loadTrend();
