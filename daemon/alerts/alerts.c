@@ -1,6 +1,5 @@
 /* The alerts module: rules and their slots, evaluation on each value and each second,
  * transitions recorded, notifications sent. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,7 +205,7 @@ alerts_slot_t *alerts_slot_get(alerts_t *a, alerts_rent_t *re, const char *group
         return NULL;
     }
     s->re = re;
-    s->last_data_us = alerts_now();
+    alert_input_init(&s->in, alerts_now());
     if (hashmap_put(&re->by_group, s->group, s)) {
         free(s->group);
         free(s);
@@ -320,49 +319,6 @@ void alerts_rule_remove(alerts_t *a, alerts_rent_t *re)
     free(re);
 }
 
-/* The change over the rule's window from the slot's history; false if too little history. */
-static bool rate_of(const alerts_slot_t *s, const alert_rule_t *r, int64_t now, double *out)
-{
-    int64_t from = now - (int64_t)r->window_ms * 1000;
-    const int64_t slack = (int64_t)r->window_ms * 1000 / ALERTS_HIST * 2;
-    for (uint32_t i = 0; i < s->nhist; i++) {
-        uint32_t k = (s->hhead + ALERTS_HIST - s->nhist + i) % ALERTS_HIST; /* oldest first */
-        if (s->hist[k].ts >= from - slack) {
-            if (s->hist[k].ts > from + slack)
-                return false; /* history starts inside the window */
-            *out = s->value - s->hist[k].v;
-            return true;
-        }
-    }
-    return false;
-}
-
-static void hist_add(alerts_slot_t *s, const alert_rule_t *r, int64_t now, double v)
-{
-    int64_t spacing = (int64_t)r->window_ms * 1000 / (ALERTS_HIST / 2);
-    uint32_t last = (s->hhead + ALERTS_HIST - 1) % ALERTS_HIST;
-    if (s->nhist && now - s->hist[last].ts < spacing)
-        return;
-    s->hist[s->hhead].ts = now;
-    s->hist[s->hhead].v = v;
-    s->hhead = (s->hhead + 1) % ALERTS_HIST;
-    if (s->nhist < ALERTS_HIST)
-        s->nhist++;
-}
-
-/* The condition of a slot now: 1 breach, 0 clear, -1 hold. */
-static int slot_cond(const alerts_slot_t *s, const alert_rule_t *r, int64_t now)
-{
-    double change;
-    if (r->op == AOP_NODATA)
-        return !s->has || now - s->last_data_us >= (int64_t)r->after_ms * 1000;
-    if (!s->has)
-        return -1;
-    if (r->op == AOP_RATE)
-        return rate_of(s, r, now, &change) ? alert_rule_check(r, change) : -1;
-    return alert_rule_check(r, s->value);
-}
-
 /* The webhook body: the alert document with "event". */
 static void send_notes(alerts_t *a, alerts_slot_t *s, const alert_sm_out_t *o)
 {
@@ -394,7 +350,7 @@ static void step(alerts_t *a, alerts_slot_t *s, int64_t now)
 {
     alert_sm_out_t o;
     alerts_rent_t *re = s->re;
-    int cond = slot_cond(s, re->r, now);
+    int cond = alert_input_cond(&s->in, re->r, now);
     int64_t next = a->last_id + 1 > now ? a->last_id + 1 : now;
     alert_sm_step(&s->sm, &re->smc, cond, now, next, &o);
     if (o.used_id) {
@@ -434,13 +390,7 @@ void alerts_on_value(void *ud, const char *indicator, const char *group, int64_t
         alerts_slot_t *s = alerts_slot_get(a, re, group, true);
         if (!s)
             continue;
-        s->has = has_value && isfinite(value);
-        s->value = value;
-        if (s->has) {
-            s->last_data_us = now;
-            if (r->op == AOP_RATE)
-                hist_add(s, r, now, value);
-        }
+        alert_input_value(&s->in, r, has_value, value, now);
         if (ready(a, now))
             step(a, s, now);
     }

@@ -2,6 +2,7 @@
 #ifndef IOCD_ALERTS_INT_H
 #define IOCD_ALERTS_INT_H
 
+#include "alerts/alert_input.h"
 #include "alerts/alert_rule.h"
 #include "alerts/alert_sm.h"
 #include "alerts/alerts.h"
@@ -12,7 +13,6 @@
 #define ALERTS_TICK_MS 1000
 #define ALERTS_MAX_RULES 1000
 #define ALERTS_MAX_SLOTS 10000      /* groups per rule; more are ignored (logged once) */
-#define ALERTS_HIST 64              /* points kept per slot for rate rules */
 #define ALERTS_WEBHOOK_JOBS 256     /* webhook messages in flight or waiting to retry */
 #define ALERTS_READY_GRACE_US (15LL * 1000000) /* evaluate without the database after this */
 
@@ -29,14 +29,7 @@ typedef struct alerts_slot {
     alerts_rent_t *re;
     char *group;
     alert_sm_t sm;
-    bool has;
-    double value;
-    int64_t last_data_us;           /* when a value last arrived (wall clock) */
-    struct {
-        int64_t ts;
-        double v;
-    } hist[ALERTS_HIST];            /* rate rules: a ring of spaced-out past values */
-    uint32_t nhist, hhead;
+    alert_input_t in;
     char *acked_by, *ack_comment;
     int64_t acked_at;
     char *silenced_by;

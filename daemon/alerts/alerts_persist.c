@@ -52,8 +52,8 @@ cJSON *alerts_doc(const alerts_slot_t *s)
     cJSON_AddStringToObject(o, "group", s->group);
     cJSON_AddStringToObject(o, "severity", alert_severity_name(r->severity));
     cJSON_AddStringToObject(o, "state", doc_state(&s->sm));
-    if (s->has && r->op != AOP_NODATA)
-        cJSON_AddNumberToObject(o, "value", s->value);
+    if (s->in.has && r->op != AOP_NODATA)
+        cJSON_AddNumberToObject(o, "value", s->in.value);
     else
         cJSON_AddNullToObject(o, "value");
     add_time(o, "started_at", s->sm.started_us);
@@ -61,9 +61,9 @@ cJSON *alerts_doc(const alerts_slot_t *s)
     add_time(o, "resolved_at", s->sm.state == AST_OK ? s->sm.resolved_us : 0);
     alert_vars_t v = {
         .name = r->name, .group = s->group, .unit = ind ? ind->unit : "",
-        .severity = alert_severity_name(r->severity), .value = s->value,
-        .has_value = s->has && r->op != AOP_NODATA,
-        .threshold = r->op == AOP_OUTSIDE ? (s->value < r->min ? r->min : r->max) : r->value,
+        .severity = alert_severity_name(r->severity), .value = s->in.value,
+        .has_value = s->in.has && r->op != AOP_NODATA,
+        .threshold = r->op == AOP_OUTSIDE ? (s->in.value < r->min ? r->min : r->max) : r->value,
     };
     m = cJSON_AddObjectToObject(o, "message");
     v.indicator = ind ? ind->name_vi : r->indicator;
@@ -125,7 +125,7 @@ void alerts_record(alerts_t *a, alerts_slot_t *s, const char *event, const char 
         return;
     }
     snprintf(id, sizeof id, "%lld", (long long)s->sm.id);
-    snprintf(value, sizeof value, "%.17g", s->value);
+    snprintf(value, sizeof value, "%.17g", s->in.value);
     const char *p[] = {
         id,
         s->re->r->id,
@@ -135,7 +135,7 @@ void alerts_record(alerts_t *a, alerts_slot_t *s, const char *event, const char 
         opt_time(started, sizeof started, s->sm.started_us),
         opt_time(fired, sizeof fired, s->sm.fired_us),
         s->sm.state == AST_OK ? opt_time(resolved, sizeof resolved, s->sm.resolved_us) : NULL,
-        s->has ? value : NULL,
+        s->in.has ? value : NULL,
         text,
         event,
         who,

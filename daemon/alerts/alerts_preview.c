@@ -31,7 +31,7 @@ static int cond_at(const alert_rule_t *r, const series_t *s, int i, int *last_da
     if (s->has[i])
         *last_data = i;
     if (r->op == AOP_NODATA)
-        return *last_data < 0 || (int64_t)(i - *last_data) * 60000 >= (int64_t)r->after_ms;
+        return (int64_t)(i - *last_data) * 60000 >= (int64_t)r->after_ms;
     if (!s->has[i])
         return -1;
     if (r->op == AOP_RATE) {
@@ -49,7 +49,7 @@ static int simulate(const pctx_t *c, const char *group, const series_t *s, cJSON
     alert_sm_cfg_t smc;
     alert_sm_t sm = {0};
     alert_sm_out_t o;
-    int fired = 0, firing_min = 0, last_data = -1;
+    int fired = 0, firing_min = 0, last_data = 0; /* the day's start counts as data */
     alert_sm_cfg_of(c->r, &smc);
     smc.flap_changes = 0;
     for (int i = 0; i < (int)(c->to_min - c->from_min) && i < MINUTES; i++) {
