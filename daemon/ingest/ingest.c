@@ -2,12 +2,14 @@
  * batch to the store (a bounded in-memory queue, committed one at a time) or, when PostgreSQL is
  * down, behind, or the spool already holds older batches, to the disk spool, which is replayed in
  * order when the store is idle. Batches are numbered (seq) so callers can wait for durability. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
 #include "ingest/ingest.h"
 #include "ingest/series.h"
+#include "store/store_schema.h"
 
 #define COMMIT_RETRY_MS 1000
 #define POISON_ATTEMPTS 5
@@ -52,6 +54,8 @@ struct ingest {
     waiter_t *waiters;
     bool flush_wanted;   /* a waiter wants the open batch sealed once the store is free */
     bool draining;
+    bool abandoned;      /* drain timed out on a hung commit: its batch is spooled (or still in
+                          * the spool, for a replay); drain no longer waits for it */
     uint64_t drain_deadline_ms;
     void (*drain_done)(void *);
     void *drain_ud;
@@ -67,8 +71,12 @@ static void check_drained(ingest_t *in);
 static uint64_t durable_upto(const ingest_t *in)
 {
     uint64_t min = in->open_seq; /* the open batch (filled or not) is never durable yet */
-    if (in->qcount && in->queue_seq[in->qhead] < min)
-        min = in->queue_seq[in->qhead];
+    uint32_t front = in->abandoned && in->committing && !in->from_spool ? 1 : 0;
+    if (in->qcount > front) {
+        uint64_t q = in->queue_seq[(in->qhead + front) % in->o.queue_max_batches];
+        if (q < min)
+            min = q;
+    }
     if (in->sf_count && in->spool_fifo[in->sf_head] < min)
         min = in->spool_fifo[in->sf_head];
     return min - 1;
@@ -118,15 +126,14 @@ static void on_spooled(void *ud, int status)
     check_drained(in);
 }
 
-/* Writes a batch to the spool (the record is copied) and frees it. */
-static void to_spool(ingest_t *in, batch_t *b, uint64_t seq)
+/* Writes a copy of a batch to the spool; the batch stays the caller's. */
+static void spool_copy(ingest_t *in, const batch_t *b, uint64_t seq)
 {
     strbuf_t rec;
     strbuf_init(&rec, 0);
     uint32_t n = b->nsamples;
     spool_write_t *sw = malloc(sizeof *sw);
     int rc = sw ? batch_encode(b, &rec) : IOC_ENOMEM;
-    batch_free(b);
     if (rc == IOC_OK) {
         if (in->sf_count == in->sf_cap) {
             uint32_t ncap = in->sf_cap * 2;
@@ -159,6 +166,13 @@ out:
         mark_failed(in, seq, n);
         notify_waiters(in);
     }
+}
+
+/* Writes a batch to the spool (the record is copied) and frees it. */
+static void to_spool(ingest_t *in, batch_t *b, uint64_t seq)
+{
+    spool_copy(in, b, seq);
+    batch_free(b);
 }
 
 static bool wants_queue(const ingest_t *in)
@@ -235,6 +249,8 @@ static void on_commit(void *ud, int status)
         if (status == IOC_OK) {
             in->st.samples_committed += b->nsamples;
             queue_pop(in);
+        } else if (in->abandoned) {
+            queue_pop(in); /* spooled when the drain timed out */
         } else {
             log_warn("ingest", "event=commit_failed source=queue error=\"%s\" action=spool",
                      ioc_strerror(status));
@@ -295,9 +311,17 @@ static void on_peek(void *ud, int status, const void *rec, size_t len)
     in->replay = b;
     in->from_spool = true;
     in->committing = true;
-    if (store_commit(in->o.store, b, on_commit, in) != IOC_OK) {
+    int rc = store_commit(in->o.store, b, on_commit, in);
+    if (rc != IOC_OK) {
         in->committing = false;
         in->replay = NULL;
+        if (rc == IOC_EINVAL) { /* never storable (a timestamp out of range): skip it */
+            log_error("ingest", "event=replay_rejected samples=%u error=\"%s\" action=skip",
+                      b->nsamples, ioc_strerror(rc));
+            in->st.samples_dropped_full += b->nsamples;
+            spool_pop(in->o.spool);
+            pump(in);
+        }
         batch_free(b);
     }
 }
@@ -393,6 +417,14 @@ int ingest_submit(ingest_t *in, const ioc_sample_t *samples, size_t n, int64_t n
     }
     for (size_t i = 0; i < n; i++) {
         series_t *se;
+        int64_t ts = samples[i].ts_us ? samples[i].ts_us : now_us;
+        int64_t day = store_day_of_us(ts);
+        if (day < STORE_DAY_MIN || day > STORE_DAY_MAX) {
+            snprintf(err, errlen, "timestamp %lld us is out of range (years 1000 to 9999)",
+                     (long long)ts);
+            in->st.samples_invalid++;
+            return IOC_EINVAL;
+        }
         int rc = series_intern(&in->reg, &samples[i], &se, err, errlen);
         if (rc == IOC_EFULL) {
             in->st.samples_dropped_series++;
@@ -403,7 +435,6 @@ int ingest_submit(ingest_t *in, const ioc_sample_t *samples, size_t n, int64_t n
             return rc;
         }
         in->st.samples_received++;
-        int64_t ts = samples[i].ts_us ? samples[i].ts_us : now_us;
         rc = add_sample(in, se, ts, samples[i].value);
         if (rc == IOC_OK && in->o.on_sample)
             in->o.on_sample(in->o.on_sample_ud, se, ts, samples[i].value);
@@ -457,6 +488,13 @@ static void on_drain_timeout(uv_timer_t *t)
     ingest_t *in = t->data;
     log_warn("ingest", "event=drain_timeout queued_batches=%u action=spool", in->qcount);
     queue_to_spool(in);
+    if (in->committing) {
+        /* The store hangs on a commit: spool its batch too (a replay is still in the spool)
+         * and stop waiting. Whichever copy PostgreSQL gets second is skipped by batch id. */
+        in->abandoned = true;
+        if (!in->from_spool)
+            spool_copy(in, in->queue[in->qhead], in->queue_seq[in->qhead]);
+    }
     check_drained(in);
 }
 
@@ -464,7 +502,7 @@ static void check_drained(ingest_t *in)
 {
     if (!in->draining || !in->drain_done)
         return;
-    if (in->qcount || in->committing || in->sf_count || in->peeking)
+    if ((!in->abandoned && (in->qcount || in->committing)) || in->sf_count || in->peeking)
         return;
     uv_timer_stop(&in->drain_timer);
     void (*done)(void *) = in->drain_done;

@@ -70,8 +70,10 @@ int series_tags_json(const ioc_tag_t *tags, size_t ntags, char *out, size_t outl
     ioc_tag_t sorted[MAX_TAGS];
     if (ntags > MAX_TAGS || outlen < 3)
         return IOC_ETOOBIG;
-    memcpy(sorted, tags, ntags * sizeof *tags);
-    qsort(sorted, ntags, sizeof *sorted, cmp_tag);
+    if (ntags) {
+        memcpy(sorted, tags, ntags * sizeof *tags);
+        qsort(sorted, ntags, sizeof *sorted, cmp_tag);
+    }
     size_t o = 0;
     out[o++] = '{';
     for (size_t i = 0; i < ntags; i++) {

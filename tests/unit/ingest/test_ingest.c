@@ -184,6 +184,93 @@ static void test_invalid_sample_named_and_earlier_kept(void **state)
     destroy(f);
 }
 
+/* A timestamp PostgreSQL cannot store is refused at submit; it must not wedge the queue. */
+static void test_unstorable_timestamp_refused(void **state)
+{
+    (void)state;
+    char *dsn = helper_make_db();
+    fixture_t *f = make(dsn, 1 << 20);
+    assert_true(helper_run_until(&f->loop, &f->up, 10000));
+    ioc_sample_t far = {.metric = "far", .value = 1, .ts_us = INT64_C(9000000000000000000)};
+    char err[128] = "";
+    uint64_t mark = ingest_mark(f->in);
+    assert_int_equal(ingest_submit(f->in, &far, 1, 0, err, sizeof err), IOC_EINVAL);
+    assert_non_null(strstr(err, "timestamp"));
+    f->durable = false;
+    assert_int_equal(ingest_when_durable(f->in, mark, on_durable, f), 0);
+    assert_true(helper_run_until(&f->loop, &f->durable, 5000));
+    /* Later samples still reach PostgreSQL. */
+    assert_int_equal(write_and_wait(f, "after", 10), IOC_OK);
+    assert_int_equal(helper_count(dsn, "SELECT count(*) FROM samples_view WHERE metric='after'"), 10);
+    ingest_stats_t st;
+    ingest_get_stats(f->in, &st);
+    assert_int_equal(st.samples_invalid, 1);
+    destroy(f);
+    free(dsn);
+}
+
+static void on_drain_done(void *ud) { ((fixture_t *)ud)->closed = true; }
+
+/* SIGTERM while PostgreSQL hangs on a commit: the drain ends at its timeout with the batch in
+ * flight spooled too; replayed later, it is stored exactly once. */
+static void test_drain_spools_a_hung_commit(void **state)
+{
+    (void)state;
+    char *dsn = helper_make_db();
+    fixture_t *f = make(dsn, 1 << 20);
+    assert_true(helper_run_until(&f->loop, &f->up, 10000));
+    assert_int_equal(write_and_wait(f, "warm", 10), IOC_OK);
+    PGconn *locker = PQconnectdb(dsn);
+    assert_int_equal(PQstatus(locker), CONNECTION_OK);
+    PQclear(PQexec(locker, "BEGIN"));
+    PGresult *r = PQexec(locker, "LOCK TABLE ingest_batches IN ACCESS EXCLUSIVE MODE");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    char err[128];
+    for (int i = 0; i < 50; i++) {
+        ioc_sample_t s = {.metric = "hung", .value = i, .ts_us = 1790000000000000LL + i};
+        assert_int_equal(ingest_submit(f->in, &s, 1, 0, err, sizeof err), IOC_OK);
+    }
+    bool never = false;
+    helper_run_until(&f->loop, &never, 300); /* sealed, its commit now waits on the lock */
+    f->closed = false;
+    uint64_t t0 = uv_now(&f->loop);
+    ingest_drain(f->in, 300, on_drain_done, f);
+    assert_true(helper_run_until(&f->loop, &f->closed, 3000));
+    assert_true(uv_now(&f->loop) - t0 < 2000);
+    assert_true(spool_records(f->spool) >= 1);
+    f->closed = false;
+    store_close(f->store, on_closed, f);
+    assert_true(helper_run_until(&f->loop, &f->closed, 10000));
+    f->store = NULL;
+    PQclear(PQexec(locker, "ROLLBACK"));
+    PQfinish(locker);
+    /* A fresh ingest over the same spool replays the batch once. */
+    spool_t *sp = f->spool;
+    ingest_t *old = f->in;
+    f->closed = false;
+    spool_close(sp, on_closed, f);
+    assert_true(helper_run_until(&f->loop, &f->closed, 10000));
+    ingest_free(old);
+    spool_opts_t so = {.dir = f->dir, .max_bytes = 1 << 20};
+    assert_int_equal(spool_open(&f->loop, &so, &f->spool), 0);
+    assert_true(spool_records(f->spool) >= 1);
+    ingest_opts_t io = {.batch_max_samples = 1000, .batch_max_delay_ms = 20,
+                        .queue_max_batches = 4, .spool = f->spool};
+    assert_int_equal(ingest_create(&f->loop, &io, &f->in), 0);
+    f->up = false;
+    store_opts_t st = {.dsn = dsn, .retry_min_ms = 50, .retry_max_ms = 200,
+                       .on_state = on_state, .ud = f};
+    assert_int_equal(store_create(&f->loop, &st, &f->store), 0);
+    ingest_set_store(f->in, f->store);
+    for (int i = 0; i < 200 && spool_records(f->spool); i++)
+        helper_run_until(&f->loop, &never, 50);
+    assert_int_equal(spool_records(f->spool), 0);
+    assert_int_equal(helper_count(dsn, "SELECT count(*) FROM samples_view WHERE metric='hung'"), 50);
+    destroy(f);
+    free(dsn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +278,8 @@ int main(void)
         cmocka_unit_test(test_spooled_while_down_then_replayed_once),
         cmocka_unit_test(test_spool_full_is_reported_not_hidden),
         cmocka_unit_test(test_invalid_sample_named_and_earlier_kept),
+        cmocka_unit_test(test_unstorable_timestamp_refused),
+        cmocka_unit_test(test_drain_spools_a_hung_commit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
