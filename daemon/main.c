@@ -189,7 +189,8 @@ static int open_store(app_t *app, const char *dsn)
     alerts_set_dsn(app->alerts, dsn);
     if (app->reports)
         reports_set_dsn(app->reports, dsn);
-    auth_opts_t ao = {.dsn = dsn, .secure_cookie = app->cfg->tls_cert != NULL};
+    auth_opts_t ao = {.dsn = dsn, .session_ttl_ms = app->cfg->session_ttl_ms,
+                      .secure_cookie = app->cfg->tls_cert != NULL};
     if ((rc = auth_store_create(app->loop, &ao, &app->auth)))
         return rc;
     auth_store_on_revoke(app->auth, on_revoke, app);
@@ -434,6 +435,7 @@ static int start(app_t *app)
         .static_dir = dashboards_dir(cfg),
         .tls_cert = cfg->tls_cert,
         .tls_key = cfg->tls_key,
+        .frame_ancestors = cfg->frame_ancestors,
     };
     if ((rc = web_create(app->loop, &wo, &app->web)))
         return rc;

@@ -32,10 +32,12 @@ typedef struct config {
     int http_port;          /* default 8080 */
     char *tls_cert, *tls_key; /* both or neither */
     char *dashboards_dir;   /* http.dashboards; NULL: found next to the binary */
+    char *frame_ancestors;  /* http.frame_ancestors: who may frame the dashboards; NULL: nobody */
     char *plugin_dir;       /* top-level plugin_dir; NULL: found next to the binary */
     char *log_level;        /* "error" | "warn" | "info" | "debug" (default info) */
 
     char *anonymous_role;   /* auth.anonymous_role; NULL: no anonymous access */
+    uint64_t session_ttl_ms; /* auth.session_ttl, default 12h */
     config_token_t *tokens;
     size_t ntokens;
 

@@ -121,6 +121,7 @@ static int set_defaults(config_t *cfg, const char *name)
     cfg->max_series = 1000000;
     cfg->spool_max_bytes = 1ULL << 30;
     cfg->retention_raw_ms = 90ULL * 24 * 3600 * 1000;
+    cfg->session_ttl_ms = 12ULL * 3600 * 1000;
     if (!cfg->path || !cfg->state_dir || !cfg->http_host || !cfg->log_level)
         return IOC_ENOMEM;
     return 0;
@@ -272,6 +273,7 @@ void config_free(config_t *cfg)
     free(cfg->tls_cert);
     free(cfg->tls_key);
     free(cfg->dashboards_dir);
+    free(cfg->frame_ancestors);
     free(cfg->plugin_dir);
     free(cfg->log_level);
     free(cfg->anonymous_role);

@@ -93,9 +93,48 @@ static int check_tls(cfg_ctx_t *c, const cJSON *obj)
     return rc;
 }
 
+/* One CSP source of http.frame_ancestors: 'self' or an http(s) origin. */
+static bool frame_source_ok(const char *p, size_t n)
+{
+    if (n == 6 && !strncmp(p, "'self'", 6))
+        return true;
+    if (!(n > 8 && !strncmp(p, "https://", 8)) && !(n > 7 && !strncmp(p, "http://", 7)))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] <= ' ' || p[i] >= 127 || strchr(";,'\"", p[i]))
+            return false;
+    return true;
+}
+
+/* http.frame_ancestors: who may frame the dashboards, e.g. "https://portal.example.gov.vn". */
+static int check_frame_ancestors(cfg_ctx_t *c, const cJSON *obj)
+{
+    char *v = NULL;
+    int rc = cfg_get_string(c, obj, "frame_ancestors", &v);
+    bool ok = v && *v && strlen(v) <= 400;
+
+    for (const char *p = v; ok && *p; p += strspn(p, " ")) {
+        size_t n = strcspn(p, " ");
+        ok = frame_source_ok(p, n);
+        p += n;
+    }
+    if (!rc && v && !ok) {
+        cfg_push_key(c, "frame_ancestors");
+        rc = cfg_fail(c, CFG_AT_VALUE, 0,
+                      "expected at most 400 bytes of origins separated by spaces, e.g. "
+                      "\"https://portal.example.gov.vn\" or \"'self'\"");
+        cfg_pop(c);
+    }
+    if (!rc)
+        c->cfg->frame_ancestors = v;
+    else
+        free(v);
+    return rc;
+}
+
 static int check_http(cfg_ctx_t *c, const cJSON *obj)
 {
-    static const char *const keys[] = {"listen", "tls", "dashboards", NULL};
+    static const char *const keys[] = {"listen", "tls", "dashboards", "frame_ancestors", NULL};
     const cJSON *v;
     int rc = cfg_check_object(c, obj, keys);
     if (!rc && (v = cJSON_GetObjectItemCaseSensitive(obj, "listen"))) {
@@ -110,6 +149,8 @@ static int check_http(cfg_ctx_t *c, const cJSON *obj)
     }
     if (!rc)
         rc = cfg_get_string(c, obj, "dashboards", &c->cfg->dashboards_dir);
+    if (!rc)
+        rc = check_frame_ancestors(c, obj);
     return rc;
 }
 
@@ -210,11 +251,14 @@ static int check_tokens(cfg_ctx_t *c, const cJSON *arr)
 
 static int check_auth(cfg_ctx_t *c, const cJSON *obj)
 {
-    static const char *const keys[] = {"anonymous_role", "tokens", NULL};
+    static const char *const keys[] = {"anonymous_role", "tokens", "session_ttl", NULL};
     const cJSON *v;
     int rc = cfg_check_object(c, obj, keys);
     if (!rc)
         rc = check_role(c, obj, "anonymous_role", &c->cfg->anonymous_role);
+    if (!rc)
+        rc = cfg_get_duration(c, obj, "session_ttl", 5 * MS_MINUTE, 30 * MS_DAY, false,
+                              &c->cfg->session_ttl_ms);
     if (!rc && (v = cJSON_GetObjectItemCaseSensitive(obj, "tokens"))) {
         cfg_push_key(c, "tokens");
         rc = check_tokens(c, v);

@@ -488,6 +488,10 @@ int web_create(uv_loop_t *loop, const web_opts_t *opts, web_t **out)
     info.ssl_private_key_filepath = opts->tls_key;
     uv_timer_init(loop, &w->timer);
     w->timer.data = w;
+    if (opts->frame_ancestors && !(w->frame_ancestors = strdup(opts->frame_ancestors))) {
+        web_close(w, NULL, NULL);
+        return IOC_ENOMEM;
+    }
     w->vh = lws_create_vhost(w->ctx, &info);
     if (!w->vh) {
         log_error("web", "event=listen_failed host=%s port=%d", host, opts->port);
@@ -546,6 +550,7 @@ static void on_reaper_closed(uv_handle_t *h)
     for (i = 0; i < w->nroutes; i++)
         free(w->routes[i].path);
     free(w->static_root);
+    free(w->frame_ancestors);
     free(w);
     if (done)
         done(ud);

@@ -104,6 +104,7 @@ struct web {
     struct lws_vhost *vh;
     int port;
     char *static_root;        /* realpath of static_dir, owned, or NULL */
+    char *frame_ancestors;    /* web_opts.frame_ancestors, owned, or NULL */
     web_route_ent_t routes[WEB_MAX_ROUTES];
     size_t nroutes;
     web_req_t *reqs;

@@ -8,7 +8,9 @@
 #include "ioc/error.h"
 #include "web/web_int.h"
 
-#define HDR_BUF 1536 /* response header block (standard ones + WEB_MAX_EXTRA_HEADERS) */
+#define HDR_BUF 2048 /* response header block (standard ones + WEB_MAX_EXTRA_HEADERS) */
+#define CSP "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; " \
+            "connect-src 'self' ws: wss:; frame-ancestors "
 
 web_req_t *web_req_new(web_t *w, struct lws *wsi, web_conn_t *conn, const char *method,
                        const char *path)
@@ -306,10 +308,15 @@ static int add_hdr(struct lws *wsi, const char *name, const char *value, unsigne
 
 static int write_headers(web_req_t *req)
 {
+    /* Static files (the dashboards) may be framed by http.frame_ancestors; nothing else. */
+    const char *ancestors = !req->route && req->w->frame_ancestors ? req->w->frame_ancestors
+                                                                   : NULL;
+    char csp[sizeof CSP + 512];
     unsigned char buf[LWS_PRE + HDR_BUF], *start = buf + LWS_PRE, *p = start,
                                           *end = buf + sizeof buf - 1;
     struct lws *wsi = req->wsi;
 
+    snprintf(csp, sizeof csp, CSP "%s", ancestors ? ancestors : "'none'");
     if (lws_add_http_header_status(wsi, (unsigned int)req->status | LWSAHH_FLAG_NO_SERVER_NAME,
                                    &p, end) ||
         (req->ctype[0] &&
@@ -321,11 +328,8 @@ static int write_headers(web_req_t *req)
         (req->disp[0] && add_hdr(wsi, "content-disposition:", req->disp, &p, end)) ||
         add_hdr(wsi, "x-content-type-options:", "nosniff", &p, end) ||
         add_hdr(wsi, "referrer-policy:", "no-referrer", &p, end) ||
-        add_hdr(wsi, "x-frame-options:", "DENY", &p, end) ||
-        add_hdr(wsi, "content-security-policy:",
-                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-                "connect-src 'self' ws: wss:",
-                &p, end) ||
+        (!ancestors && add_hdr(wsi, "x-frame-options:", "DENY", &p, end)) ||
+        add_hdr(wsi, "content-security-policy:", csp, &p, end) ||
         (req->allow[0] && add_hdr(wsi, "allow:", req->allow, &p, end)) ||
         (req->close_after && add_hdr(wsi, "connection:", "close", &p, end)))
         return -1;

@@ -311,7 +311,7 @@ static void assert_security_headers(hc_resp_t *r)
     assert_string_equal(hc_header(r, "x-frame-options"), "DENY");
     assert_string_equal(hc_header(r, "content-security-policy"),
                         "default-src 'self'; img-src 'self' data:; style-src 'self' "
-                        "'unsafe-inline'; connect-src 'self' ws: wss:");
+                        "'unsafe-inline'; connect-src 'self' ws: wss:; frame-ancestors 'none'");
 }
 
 static void assert_body(hc_resp_t *r, const char *want)
