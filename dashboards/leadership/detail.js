@@ -1,7 +1,7 @@
 // The drill-down of one indicator: its trend from the history API and its value in every district.
 import { t, localName } from "../common/i18n.js";
 import { apiGet } from "../common/api.js";
-import { fmtValue, fmtHourMinute, fmtDayMonth, fmtDateTime } from "../common/format.js";
+import { fmtValue, fmtNumber, fmtHourMinute, fmtDayMonth, fmtDateTime } from "../common/format.js";
 import { baseOption, makeChart, cssVar, statusColor } from "../common/charts.js";
 import { targetText, opText } from "./tiles.js";
 
@@ -112,15 +112,17 @@ export class Detail {
     const long = RANGES[range].ms > 2 * 86400e3;
     const opt = baseOption();
     const marks = [];
+    const goal = def.target && typeof def.target.value === "number" ? def.target.value : null;
     if (def.target && typeof def.target.value === "number")
-      marks.push({ yAxis: def.target.value, lineStyle: { color: cssVar("--ok"), type: "dashed" }, label: { formatter: t("target", { op: opText(def.target.op), value: fmtValue(def.target.value, def.unit) }), color: cssVar("--ok") } });
+      marks.push({ yAxis: def.target.value, lineStyle: { color: cssVar("--ok"), type: "dashed" }, label: { position: "insideEndTop", formatter: t("target", { op: opText(def.target.op), value: fmtValue(def.target.value, def.unit) }), color: cssVar("--ok") } });
     if (def.thresholds && typeof def.thresholds.crit === "number")
       marks.push({ yAxis: def.thresholds.crit, lineStyle: { color: cssVar("--crit"), type: "dotted" }, label: { show: false } });
     this.trend.setOption({
       ...opt,
       tooltip: { ...opt.tooltip, valueFormatter: (x) => `${fmtValue(x, def.unit)} ${def.unit || ""}` },
       xAxis: { ...opt.xAxis, type: "time", axisLabel: { color: cssVar("--text-2"), formatter: (ms) => (long ? fmtDayMonth(new Date(ms)) : fmtHourMinute(new Date(ms))) } },
-      yAxis: { ...opt.yAxis, type: "value", scale: true, axisLabel: { color: cssVar("--text-2"), formatter: (x) => fmtValue(x, def.unit) } },
+      yAxis: { ...opt.yAxis, type: "value", scale: true, min: goal == null ? null : (e) => Math.min(e.min, goal),
+               max: goal == null ? null : (e) => Math.max(e.max, goal), axisLabel: { color: cssVar("--text-2"), formatter: (x) => fmtNumber(x) } },
       series: [{
         type: "line", data: points, showSymbol: points.length < 3, smooth: 0.2,
         lineStyle: { width: 2.5, color: cssVar("--accent") },
