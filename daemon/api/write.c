@@ -22,6 +22,7 @@ typedef struct write_ctx {
     bool full;           /* ingest refused a line: back-pressure */
     size_t lines_ok;
     size_t invalid;      /* lines the parser took but ingest refused as invalid */
+    size_t invalid_line; /* the first of them */
     char invalid_msg[160];
     lp_error_t perr;
     size_t bad_lines;
@@ -59,8 +60,10 @@ static int on_line(void *ud, const ioc_sample_t *samples, size_t n)
         return 1; /* stop: later lines would be refused too */
     }
     if (rc) {
-        if (!c->invalid++)
+        if (!c->invalid++) {
+            c->invalid_line = c->perr.at;
             snprintf(c->invalid_msg, sizeof c->invalid_msg, "%s", err);
+        }
         return 0;
     }
     c->lines_ok++;
@@ -82,12 +85,13 @@ static void on_durable(void *ud, int status)
         snprintf(msg, sizeof msg, "samples could not be stored durably (%s); retry later",
                  ioc_strerror(status));
         respond_json_error(c->req, 503, msg, 0, 0);
-    } else if (c->bad_lines) {
+    } else if (c->bad_lines && (!c->invalid || c->perr.line < c->invalid_line)) {
         snprintf(msg, sizeof msg, "line %zu: %s", c->perr.line, c->perr.msg);
-        respond_json_error(c->req, 400, msg, c->perr.line, c->bad_lines);
+        respond_json_error(c->req, 400, msg, c->perr.line, c->bad_lines + c->invalid);
     } else if (c->invalid) {
-        snprintf(msg, sizeof msg, "invalid sample: %s", c->invalid_msg);
-        respond_json_error(c->req, 400, msg, 0, c->invalid);
+        snprintf(msg, sizeof msg, "line %zu: invalid sample: %s", c->invalid_line,
+                 c->invalid_msg);
+        respond_json_error(c->req, 400, msg, c->invalid_line, c->bad_lines + c->invalid);
     } else if (c->full) {
         snprintf(msg, sizeof msg, "ingest is full after %zu lines; retry the rest later",
                  c->lines_ok);

@@ -508,6 +508,8 @@ size_t lp_parse(const char *body, size_t len, lp_precision_t prec, int64_t now_u
     c->fn = fn;
     c->ud = ud;
     for (const char *p = body; p < c->bend;) {
+        if (err)
+            err->at = lineno;
         int rc = lp_line(c, p);
         if (rc < 0 && nbad++ == 0) {
             if (err) {

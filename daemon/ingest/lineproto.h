@@ -19,6 +19,7 @@ typedef int (*lp_sample_fn)(void *ud, const ioc_sample_t *samples, size_t n);
 typedef struct lp_error {
     size_t line;   /* 1-based line number of the first bad line (0 = none) */
     char msg[160]; /* why, e.g. "field \"x\": invalid number" */
+    size_t at;     /* line whose samples fn is receiving now, so fn can name it */
 } lp_error_t;
 
 /* Parses a whole body (not NUL-terminated, `len` bytes). Metric names follow DESIGN.md:

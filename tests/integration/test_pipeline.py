@@ -85,6 +85,12 @@ def test_write_endpoint():
         status, resp, _ = d.request("POST", "/api/v1/write?precision=s", bad.encode(), auth)
         check(status == 400 and b'"line":2' in resp, f"bad line: {status} {resp!r}")
         check(count(dsn, "metric in ('ok1','ok2')") == 2, "good lines of a bad body were not kept")
+        # A line the parser takes but ingest refuses (year 11476) is named by its line too.
+        far = "ok3 value=3\nfar value=1 300000000000\n"
+        status, resp, _ = d.request("POST", "/api/v1/write?precision=s", far.encode(), auth)
+        check(status == 400 and b'"line":2' in resp and b"timestamp" in resp,
+              f"refused line: {status} {resp!r}")
+        check(count(dsn, "metric = 'ok3'") == 1, "good line of a refused body was not kept")
 
         status, _, _ = d.request("POST", "/api/v1/write", b"x value=1\n")
         check(status == 401, f"no token: {status}")
