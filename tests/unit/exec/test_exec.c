@@ -12,7 +12,7 @@
 #include <stdarg.h>
 #include <cmocka.h>
 
-#include "../sql/helper_fakehost.h"
+#include "fakehost.h"
 
 static const ioc_collector_desc_t *desc;
 static char dir[64];
@@ -33,7 +33,7 @@ static const char *script(const char *name, const char *body)
 static int setup(void **state)
 {
     (void)state;
-    desc = fh_load("exec");
+    desc = fhost_load("exec");
     snprintf(dir, sizeof dir, "/tmp/iocd-exec-test-XXXXXX");
     assert_non_null(mkdtemp(dir));
     return 0;
@@ -57,28 +57,7 @@ static int64_t now_us(void)
 /* A host with an exec instance for the JSON config (printf format, one %s: the test dir). */
 static ioc_host_t *start(const char *fmt, void **inst)
 {
-    char config[2048], err[256] = "";
-    snprintf(config, sizeof config, fmt, dir);
-    ioc_host_t *h = fh_host_new(config);
-    assert_non_null(h);
-    int rc = desc->init(&fh_services, h, inst, err, sizeof err);
-    if (rc != IOC_OK)
-        fail_msg("init %s: %d %s", config, rc, err);
-    return h;
-}
-
-static void finish(ioc_host_t *h, void *inst)
-{
-    fh_stop(desc, inst, h);
-    fh_host_free(h);
-}
-
-static const fh_sample_t *find(const ioc_host_t *h, const char *metric, const char *tags)
-{
-    for (size_t i = 0; i < h->nsamples; i++)
-        if (strcmp(h->samples[i].metric, metric) == 0 && strcmp(h->samples[i].tags, tags) == 0)
-            return &h->samples[i];
-    return NULL;
+    return fhost_open(desc, inst, fmt, dir);
 }
 
 /* True while a process with the pid written in dir/name runs (a zombie does not: an orphan
@@ -122,26 +101,26 @@ static void test_line_protocol(void **state)
                       "value=3,label=\"x\"\\n'");
     ioc_host_t *h = start("{\"name\": \"good\", \"command\": [\"%s/good.sh\"]}", &inst);
     int64_t before = now_us();
-    assert_int_equal(fh_collect(desc, inst, h, 5000), IOC_OK);
+    assert_int_equal(fhost_collect(desc, inst, h, 5000), IOC_OK);
     assert_int_equal(h->nsamples, 4);
-    const fh_sample_t *s = find(h, "traffic.speed", "district=Tân An");
+    const fhost_sample_t *s = fhost_find(h, "traffic.speed", "district=Tân An");
     assert_non_null(s);
     assert_true(s->value == 42.5);
     assert_int_equal(s->ts_us, 1710207000000000LL);
-    s = find(h, "traffic.count", "district=Tân An");
+    s = fhost_find(h, "traffic.count", "district=Tân An");
     assert_non_null(s);
     assert_true(s->value == 17);
-    s = find(h, "traffic.ok", "district=Tân An");
+    s = fhost_find(h, "traffic.ok", "district=Tân An");
     assert_non_null(s);
     assert_true(s->value == 1);
-    s = find(h, "lighting", "district=Bến Lức"); /* field "value": the measurement's name */
+    s = fhost_find(h, "lighting", "district=Bến Lức"); /* field "value": the measurement's name */
     assert_non_null(s);
     assert_true(s->value == 3);
     assert_true(s->ts_us >= before && s->ts_us <= now_us());
     /* Run again: the same again. */
-    assert_int_equal(fh_collect(desc, inst, h, 5000), IOC_OK);
+    assert_int_equal(fhost_collect(desc, inst, h, 5000), IOC_OK);
     assert_int_equal(h->nsamples, 8);
-    finish(h, inst);
+    fhost_finish(desc, inst, h);
 }
 
 static void test_bad_lines_counted(void **state)
@@ -151,25 +130,25 @@ static void test_bad_lines_counted(void **state)
     script("mixed.sh", "echo 'a value=1'; echo 'b value=oops'; echo 'c value=3';"
                        " echo 'no fields'; echo 'd value=4'");
     ioc_host_t *h = start("{\"name\": \"mixed\", \"command\": [\"%s/mixed.sh\"]}", &inst);
-    assert_int_equal(fh_collect(desc, inst, h, 5000), IOC_OK);
+    assert_int_equal(fhost_collect(desc, inst, h, 5000), IOC_OK);
     assert_int_equal(h->nsamples, 3);
-    assert_non_null(find(h, "a", ""));
-    assert_non_null(find(h, "c", ""));
-    assert_non_null(find(h, "d", ""));
-    assert_int_equal(fh_count_logs(h, "event=bad_lines command=\""), 1);
-    assert_int_equal(fh_count_logs(h, "bad_lines=2 good_lines=3 first_line=2 detail="), 1);
+    assert_non_null(fhost_find(h, "a", ""));
+    assert_non_null(fhost_find(h, "c", ""));
+    assert_non_null(fhost_find(h, "d", ""));
+    assert_int_equal(fhost_count_logs(h, "event=bad_lines command=\""), 1);
+    assert_int_equal(fhost_count_logs(h, "bad_lines=2 good_lines=3 first_line=2 detail="), 1);
     /* Within the minute: counted, not logged again. */
-    assert_int_equal(fh_collect(desc, inst, h, 5000), IOC_OK);
-    assert_int_equal(fh_count_logs(h, "event=bad_lines"), 1);
-    finish(h, inst);
+    assert_int_equal(fhost_collect(desc, inst, h, 5000), IOC_OK);
+    assert_int_equal(fhost_count_logs(h, "event=bad_lines"), 1);
+    fhost_finish(desc, inst, h);
 
     /* Nothing usable at all: an error for the host's health. */
     script("junk.sh", "echo '<html>'; echo 'also bad'");
     h = start("{\"name\": \"junk\", \"command\": [\"%s/junk.sh\"]}", &inst);
-    assert_int_equal(fh_collect(desc, inst, h, 5000), IOC_EINVAL);
+    assert_int_equal(fhost_collect(desc, inst, h, 5000), IOC_EINVAL);
     assert_int_equal(h->nsamples, 0);
-    assert_int_equal(fh_count_logs(h, "bad_lines=2 good_lines=0 first_line=1"), 1);
-    finish(h, inst);
+    assert_int_equal(fhost_count_logs(h, "bad_lines=2 good_lines=0 first_line=1"), 1);
+    fhost_finish(desc, inst, h);
 }
 
 static void test_argv_env_shell(void **state)
@@ -179,17 +158,17 @@ static void test_argv_env_shell(void **state)
     /* No shell: "$HOME" and ";" reach the program as they are. */
     ioc_host_t *h = start("{\"name\": \"argv\", \"command\": [\"printf\", \"%%s\\\\n\","
                           " \"m,t=$HOME;x value=1\"]}", &inst);
-    assert_int_equal(fh_collect(desc, inst, h, 5000), IOC_OK);
+    assert_int_equal(fhost_collect(desc, inst, h, 5000), IOC_OK);
     assert_int_equal(h->nsamples, 1);
     assert_string_equal(h->samples[0].tags, "t=$HOME;x");
-    finish(h, inst);
+    fhost_finish(desc, inst, h);
 
     /* A shell when asked; `env` is set, iocd's other variables are not passed on. */
     setenv("IOCD_DATABASE_DSN", "host=/x password=hunter2", 1);
     h = start("{\"name\": \"sh\", \"shell\": true, \"env\": {\"IOC_X\": \"7\"}, \"precision\": "
               "\"s\", \"cwd\": \"%s\", \"command\": \"echo m,dsn=${IOCD_DATABASE_DSN:-none},"
               "d=$(basename $PWD) value=$((IOC_X * 2)) 1710207000\"}", &inst);
-    assert_int_equal(fh_collect(desc, inst, h, 5000), IOC_OK);
+    assert_int_equal(fhost_collect(desc, inst, h, 5000), IOC_OK);
     unsetenv("IOCD_DATABASE_DSN");
     assert_int_equal(h->nsamples, 1);
     assert_string_equal(h->samples[0].metric, "m");
@@ -198,7 +177,7 @@ static void test_argv_env_shell(void **state)
     char want[128];
     snprintf(want, sizeof want, "d=%s,dsn=none", strrchr(dir, '/') + 1);
     assert_string_equal(h->samples[0].tags, want);
-    finish(h, inst);
+    fhost_finish(desc, inst, h);
 }
 
 static void test_failures_reported(void **state)
@@ -207,27 +186,27 @@ static void test_failures_reported(void **state)
     (void)state;
     script("fail.sh", "echo 'm value=1'; echo 'cannot reach the UPS: timeout' >&2; exit 3");
     ioc_host_t *h = start("{\"name\": \"fail\", \"command\": [\"%s/fail.sh\"]}", &inst);
-    assert_int_equal(fh_collect(desc, inst, h, 5000), IOC_EIO);
+    assert_int_equal(fhost_collect(desc, inst, h, 5000), IOC_EIO);
     assert_int_equal(h->nsamples, 0); /* a failed run's output is not used */
-    assert_int_equal(fh_count_logs(h, "detail=\"exit status 3\""), 1);
-    assert_int_equal(fh_count_logs(h, "event=stderr command=\""), 1);
-    assert_int_equal(fh_count_logs(h, "line=\"cannot reach the UPS: timeout\""), 1);
-    finish(h, inst);
+    assert_int_equal(fhost_count_logs(h, "detail=\"exit status 3\""), 1);
+    assert_int_equal(fhost_count_logs(h, "event=stderr command=\""), 1);
+    assert_int_equal(fhost_count_logs(h, "line=\"cannot reach the UPS: timeout\""), 1);
+    fhost_finish(desc, inst, h);
 
     /* Killed by a signal it did not get from us. */
     script("selfkill.sh", "kill -9 $$");
     h = start("{\"name\": \"sk\", \"command\": [\"%s/selfkill.sh\"]}", &inst);
-    assert_int_equal(fh_collect(desc, inst, h, 5000), IOC_EIO);
-    assert_int_equal(fh_count_logs(h, "killed by signal 9"), 1);
-    finish(h, inst);
+    assert_int_equal(fhost_collect(desc, inst, h, 5000), IOC_EIO);
+    assert_int_equal(fhost_count_logs(h, "killed by signal 9"), 1);
+    fhost_finish(desc, inst, h);
 
     /* The program disappears after the config was checked: reported, not fatal. */
     const char *gone = script("gone.sh", "echo 'm value=1'");
     h = start("{\"name\": \"gone\", \"command\": [\"%s/gone.sh\"]}", &inst);
     assert_int_equal(unlink(gone), 0);
-    assert_int_equal(fh_collect(desc, inst, h, 5000), IOC_ENOTFOUND);
-    assert_int_equal(fh_count_logs(h, "event=start_failed"), 1);
-    finish(h, inst);
+    assert_int_equal(fhost_collect(desc, inst, h, 5000), IOC_ENOTFOUND);
+    assert_int_equal(fhost_count_logs(h, "event=start_failed"), 1);
+    fhost_finish(desc, inst, h);
 }
 
 static void test_stderr_rate_limited(void **state)
@@ -237,12 +216,12 @@ static void test_stderr_rate_limited(void **state)
     script("noisy.sh", "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo \"warning $i\" >&2; done;"
                        " head -c 1000 /dev/zero | tr '\\0' x >&2; echo 'm value=1'");
     ioc_host_t *h = start("{\"name\": \"noisy\", \"command\": [\"%s/noisy.sh\"]}", &inst);
-    assert_int_equal(fh_collect(desc, inst, h, 5000), IOC_OK);
+    assert_int_equal(fhost_collect(desc, inst, h, 5000), IOC_OK);
     assert_int_equal(h->nsamples, 1);
-    assert_int_equal(fh_count_logs(h, "event=stderr"), 5);
-    assert_int_equal(fh_count_logs(h, "line=\"warning 5\""), 1);
-    assert_int_equal(fh_count_logs(h, "line=\"warning 6\""), 0);
-    finish(h, inst);
+    assert_int_equal(fhost_count_logs(h, "event=stderr"), 5);
+    assert_int_equal(fhost_count_logs(h, "line=\"warning 5\""), 1);
+    assert_int_equal(fhost_count_logs(h, "line=\"warning 6\""), 0);
+    fhost_finish(desc, inst, h);
 }
 
 static void test_killed_at_timeout(void **state)
@@ -255,13 +234,13 @@ static void test_killed_at_timeout(void **state)
     ioc_host_t *h = start("{\"name\": \"sleepy\", \"timeout\": \"1s\", \"command\":"
                           " [\"%s/sleeper.sh\"]}", &inst);
     int64_t t0 = now_us();
-    assert_int_equal(fh_collect(desc, inst, h, 3000), IOC_ETIMEDOUT);
+    assert_int_equal(fhost_collect(desc, inst, h, 3000), IOC_ETIMEDOUT);
     int64_t took = now_us() - t0;
     assert_true(took >= 750000 && took < 1000000);
-    assert_int_equal(fh_count_logs(h, "did not finish within its timeout: killed"), 1);
+    assert_int_equal(fhost_count_logs(h, "did not finish within its timeout: killed"), 1);
     assert_false(alive("sleeper.pid"));
     assert_false(alive("sleeper-child.pid"));
-    finish(h, inst);
+    fhost_finish(desc, inst, h);
 
     /* One that ignores SIGTERM gets SIGKILL at 90%. */
     script("stubborn.sh", "trap '' TERM; echo $$ > \"$(dirname \"$0\")/stubborn.pid\";"
@@ -269,11 +248,11 @@ static void test_killed_at_timeout(void **state)
     h = start("{\"name\": \"stubborn\", \"timeout\": \"1s\", \"command\": [\"%s/stubborn.sh\"]}",
               &inst);
     t0 = now_us();
-    assert_int_equal(fh_collect(desc, inst, h, 3000), IOC_ETIMEDOUT);
+    assert_int_equal(fhost_collect(desc, inst, h, 3000), IOC_ETIMEDOUT);
     took = now_us() - t0;
     assert_true(took >= 850000 && took < 1000000);
     assert_false(alive("stubborn.pid"));
-    finish(h, inst);
+    fhost_finish(desc, inst, h);
 }
 
 static void test_huge_output_bounded(void **state)
@@ -284,18 +263,18 @@ static void test_huge_output_bounded(void **state)
     ioc_host_t *h = start("{\"name\": \"flood\", \"max_output\": \"64KiB\", \"timeout\": \"10s\","
                           " \"command\": [\"yes\", \"m value=1\"]}", &inst);
     int64_t t0 = now_us();
-    assert_int_equal(fh_collect(desc, inst, h, 5000), IOC_ETOOBIG);
+    assert_int_equal(fhost_collect(desc, inst, h, 5000), IOC_ETOOBIG);
     assert_true(now_us() - t0 < 2000000);
     assert_int_equal(h->nsamples, 0);
-    assert_int_equal(fh_count_logs(h, "wrote more than max_output to stdout: killed"), 1);
-    finish(h, inst);
+    assert_int_equal(fhost_count_logs(h, "wrote more than max_output to stdout: killed"), 1);
+    fhost_finish(desc, inst, h);
 
     /* Just under the bound is fine: 6553 lines of 10 bytes = 65530 bytes. */
     h = start("{\"name\": \"full\", \"max_output\": 65536, \"shell\": true, \"command\":"
               " \"yes 'm value=1' | head -n 6553\"}", &inst);
-    assert_int_equal(fh_collect(desc, inst, h, 5000), IOC_OK);
+    assert_int_equal(fhost_collect(desc, inst, h, 5000), IOC_OK);
     assert_int_equal(h->nsamples, 6553);
-    finish(h, inst);
+    fhost_finish(desc, inst, h);
 }
 
 static void test_background_child_holding_stdout(void **state)
@@ -308,12 +287,12 @@ static void test_background_child_holding_stdout(void **state)
     ioc_host_t *h = start("{\"name\": \"bg\", \"timeout\": \"10s\", \"command\":"
                           " [\"%s/bg.sh\"]}", &inst);
     int64_t t0 = now_us();
-    assert_int_equal(fh_collect(desc, inst, h, 5000), IOC_OK);
+    assert_int_equal(fhost_collect(desc, inst, h, 5000), IOC_OK);
     assert_true(now_us() - t0 < 2000000);
     assert_int_equal(h->nsamples, 1);
-    fh_run_for(h, 50);
+    fhost_run_for(h, 50);
     assert_false(alive("bg.pid"));
-    finish(h, inst);
+    fhost_finish(desc, inst, h);
 }
 
 static void test_stop_while_running(void **state)
@@ -325,25 +304,19 @@ static void test_stop_while_running(void **state)
                           " [\"%s/long.sh\"]}", &inst);
     h->done_calls = 0;
     desc->collect(inst);
-    fh_run_for(h, 200);
+    fhost_run_for(h, 200);
     assert_int_equal(h->done_calls, 0);
-    fh_stop(desc, inst, h);
+    fhost_stop(desc, inst, h, 5000);
     assert_int_equal(h->done_calls, 0);
     assert_false(alive("long.pid"));
-    fh_host_free(h);
+    fhost_free(h);
 }
 
 static void config_error(const char *config, const char *want)
 {
-    char err[512] = "", json[1024];
-    void *inst = NULL;
+    char json[1024];
     snprintf(json, sizeof json, config, dir);
-    ioc_host_t *h = fh_host_new(json);
-    assert_non_null(h);
-    int rc = desc->init(&fh_services, h, &inst, err, sizeof err);
-    if (rc != IOC_EINVAL || !strstr(err, want))
-        fail_msg("config %s: got %d \"%s\", want IOC_EINVAL with \"%s\"", json, rc, err, want);
-    fh_host_free(h);
+    fhost_config_error(desc, json, want, NULL);
 }
 
 static void test_config_errors(void **state)

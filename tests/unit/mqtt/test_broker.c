@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "helper_broker.h"
-#include "helper_fakehost.h"
+#include "fakehost.h"
 
 #define WAIT_MS 10000
 
@@ -30,26 +30,10 @@ typedef struct fixture {
     void *state;
 } fixture_t;
 
-static void closed_cb(ioc_host_t *h)
-{
-    h->closed = 1;
-}
-
-static bool is_closed(ioc_host_t *h, const void *arg)
-{
-    (void)arg;
-    return h->closed;
-}
-
 /* Makes a host from config text and starts the plugin. */
 static void open_config(fixture_t *f, const char *cfg)
 {
-    char err[512] = "";
-    f->host = fh_host_new(cfg);
-    assert_non_null(f->host);
-    int rc = desc->init(&fh_services, f->host, &f->state, err, sizeof err);
-    if (rc != IOC_OK)
-        fail_msg("init: %d %s", rc, err);
+    f->host = fhost_open(desc, &f->state, "%s", cfg);
     assert_int_equal(desc->start(f->state), IOC_OK);
 }
 
@@ -72,9 +56,8 @@ static void open_plugin(fixture_t *f)
 
 static void close_plugin(fixture_t *f)
 {
-    desc->stop(f->state, closed_cb, f->host);
-    assert_true(fh_run_until(f->host, is_closed, NULL, WAIT_MS));
-    fh_host_free(f->host); /* fails if the plugin left a handle open */
+    fhost_stop(desc, f->state, f->host, WAIT_MS); /* fails if the plugin left a handle open */
+    fhost_free(f->host);
     f->host = NULL;
 }
 
@@ -98,13 +81,13 @@ static int teardown(void **st)
 
 static void wait_samples(fixture_t *f, size_t n)
 {
-    if (!fh_run_until(f->host, fh_has_samples, &n, WAIT_MS))
+    if (!fhost_run_until(f->host, fhost_has_samples, &n, WAIT_MS))
         fail_msg("got %zu samples, expected %zu", f->host->nsamples, n);
 }
 
 static void wait_log(fixture_t *f, const char *needle)
 {
-    if (!fh_run_until(f->host, fh_has_log, needle, WAIT_MS))
+    if (!fhost_run_until(f->host, fhost_has_log, needle, WAIT_MS))
         fail_msg("no log line with \"%s\" (last: %s)", needle,
                  f->host->nlogs ? f->host->logs[f->host->nlogs - 1] : "none");
 }
@@ -120,13 +103,13 @@ static void test_samples_and_tags(void **st)
     fixture_t *f = *st;
     open_plugin(f);
     wait_log(f, "event=subscribed filters=3");
-    assert_int_equal(fh_collect(desc, f->state, f->host), IOC_OK);
+    assert_int_equal(fhost_collect(desc, f->state, f->host, 0), IOC_OK);
     publish(f, "longan/Tân An/light/TA-0001/power", "120.5");
     publish(f, "longan/Bến Lức/traffic/BL-7", "{\"speed\": 42.25, \"ts\": 1700000000.5}");
     publish(f, "site/s9/a/b", " 3 ");
     publish(f, "elsewhere/x", "1"); /* matches no subscription: never delivered */
     wait_samples(f, 3);
-    const fh_sample_t *s = f->host->samples;
+    const fhost_sample_t *s = f->host->samples;
     assert_string_equal(s[0].metric, "lighting.power");
     assert_string_equal(s[0].tags, "district=Tân An,id=TA-0001,source=cms");
     assert_true(s[0].value == 120.5);
@@ -157,11 +140,12 @@ static void test_bad_payloads_survived(void **st)
     assert_string_equal(f->host->samples[0].tags, "district=Tân An,id=TA-1,source=cms");
     assert_true(f->host->samples[0].value == 77.0);
     /* Logged once (rate-limited), counted every time. */
-    assert_int_equal(fh_count_logs(f->host, "event=bad_payload "), 1);
-    assert_int_equal(fh_count_logs(f->host, "detail=\"payload is not a number\" bad_payloads=1"), 1);
-    assert_int_equal(fh_collect(desc, f->state, f->host), IOC_OK);
-    assert_int_equal(fh_count_logs(f->host, "bad_payloads=5 unmatched=0"), 1);
-    assert_int_equal(fh_count_logs(f->host, "messages=6 samples=1"), 1);
+    assert_int_equal(fhost_count_logs(f->host, "event=bad_payload "), 1);
+    assert_int_equal(
+        fhost_count_logs(f->host, "detail=\"payload is not a number\" bad_payloads=1"), 1);
+    assert_int_equal(fhost_collect(desc, f->state, f->host, 0), IOC_OK);
+    assert_int_equal(fhost_count_logs(f->host, "bad_payloads=5 unmatched=0"), 1);
+    assert_int_equal(fhost_count_logs(f->host, "messages=6 samples=1"), 1);
     close_plugin(f);
 }
 
@@ -175,15 +159,15 @@ static void test_broker_restart(void **st)
 
     broker_stop(&f->broker, 1);
     wait_log(f, "event=disconnected");
-    assert_int_equal(fh_collect(desc, f->state, f->host), IOC_EIO);
+    assert_int_equal(fhost_collect(desc, f->state, f->host, 0), IOC_EIO);
     /* It keeps trying while the broker is away, and says so without flooding the log. */
     wait_log(f, "event=connect_failed");
-    fh_run_for(f->host, 1500);
-    assert_int_equal(fh_count_logs(f->host, "event=connect_failed"), 1);
+    fhost_run_for(f->host, 1500);
+    assert_int_equal(fhost_count_logs(f->host, "event=connect_failed"), 1);
 
     broker_start(&f->broker); /* same port, no persistence: the session is gone */
     wait_log(f, "event=subscribed filters=3 connects=2");
-    assert_int_equal(fh_collect(desc, f->state, f->host), IOC_OK);
+    assert_int_equal(fhost_collect(desc, f->state, f->host, 0), IOC_OK);
     publish(f, "longan/Cần Giuộc/light/CG-3/power", "2.5");
     wait_samples(f, 2);
     assert_string_equal(f->host->samples[1].tags, "district=Cần Giuộc,id=CG-3,source=cms");
@@ -197,9 +181,9 @@ static void test_stop_while_down(void **st)
     broker_stop(&f->broker, 1);
     open_plugin(f);
     wait_log(f, "event=connect_failed");
-    fh_run_for(f->host, 1000);
-    assert_int_equal(fh_count_logs(f->host, "event=connect_failed"), 1); /* rate-limited */
-    assert_int_equal(fh_collect(desc, f->state, f->host), IOC_EIO);
+    fhost_run_for(f->host, 1000);
+    assert_int_equal(fhost_count_logs(f->host, "event=connect_failed"), 1); /* rate-limited */
+    assert_int_equal(fhost_collect(desc, f->state, f->host, 0), IOC_EIO);
     close_plugin(f);
     /* Stopped in the middle of a connect attempt: the work request must be waited for. */
     open_plugin(f);
@@ -238,7 +222,7 @@ static void test_tls(void **st)
     snprintf(tls, sizeof tls, "{\"ca_file\": \"%s/ca.pem\"}", f->broker.dir);
     open_tls(f, tls);
     wait_log(f, "event=subscribed filters=1");
-    assert_int_equal(fh_count_logs(f->host, "tls=on"), 2);
+    assert_int_equal(fhost_count_logs(f->host, "tls=on"), 2);
     publish(f, "v/x1", "5"); /* through the plain listener: the broker forwards across */
     wait_samples(f, 1);
     assert_string_equal(f->host->samples[0].tags, "id=x1");
@@ -247,10 +231,10 @@ static void test_tls(void **st)
     /* The system's CA store does not know the test CA: refused, reported, retried. */
     open_tls(f, "{}");
     wait_log(f, "event=connect_failed");
-    fh_run_for(f->host, 1000);
-    assert_int_equal(fh_count_logs(f->host, "event=connected"), 0);
-    assert_int_equal(fh_count_logs(f->host, "event=connect_failed"), 1); /* rate-limited */
-    assert_int_equal(fh_collect(desc, f->state, f->host), IOC_EIO);
+    fhost_run_for(f->host, 1000);
+    assert_int_equal(fhost_count_logs(f->host, "event=connected"), 0);
+    assert_int_equal(fhost_count_logs(f->host, "event=connect_failed"), 1); /* rate-limited */
+    assert_int_equal(fhost_collect(desc, f->state, f->host, 0), IOC_EIO);
     close_plugin(f);
     /* Verification off (tls.verify false) connects to the same broker, and reconnects after a
      * broker restart (the TLS context is reused). */
@@ -268,20 +252,20 @@ static void test_init_errors(void **st)
     (void)st;
     char err[512] = "";
     void *state = NULL;
-    ioc_host_t *h = fh_host_new("{\"plugin\": \"mqtt\", \"name\": \"x\", \"url\": \"mqtt://h\","
-                                " \"subscribe\": [{\"topic\": \"a/+b+\", \"metric\": \"m\"}]}");
+    ioc_host_t *h = fhost_new("{\"plugin\": \"mqtt\", \"name\": \"x\", \"url\": \"mqtt://h\","
+                              " \"subscribe\": [{\"topic\": \"a/+b+\", \"metric\": \"m\"}]}");
     assert_non_null(h);
-    assert_int_equal(desc->init(&fh_services, h, &state, err, sizeof err), IOC_EINVAL);
+    assert_int_equal(desc->init(&fhost_services, h, &state, err, sizeof err), IOC_EINVAL);
     assert_non_null(strstr(err, "subscribe[0].topic: level 2"));
-    ioc_host_services_t old = fh_services;
+    ioc_host_services_t old = fhost_services;
     old.abi_version = 0;
     assert_int_equal(desc->init(&old, h, &state, err, sizeof err), IOC_EABI);
-    fh_host_free(h);
+    fhost_free(h);
 }
 
 int main(void)
 {
-    desc = fh_load("mqtt");
+    desc = fhost_load("mqtt");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_samples_and_tags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_payloads_survived, setup, teardown),
