@@ -135,6 +135,36 @@ int auth_role_of(const config_t *cfg, const char *authorization)
     return auth_identify(cfg, authorization, NULL, NULL);
 }
 
+/* Records an allowed change (POST/PUT/DELETE under /api/v1/) or export in the audit log, as
+ * allowed: the outcome is the route's. Not recorded here: samples written (volume), log-ins,
+ * users and tokens (the store records those with their result). */
+static void audit_request(web_req_t *req, const auth_ident_t *who)
+{
+    static const char *const params[] = {"indicators", "from", "to", "step", "group", "format"};
+    const char *m = web_req_method(req), *path = web_req_path(req), *v;
+    bool change = strcmp(m, "GET") && strcmp(m, "HEAD");
+    char action[16];
+    cJSON *detail = NULL;
+
+    if (strncmp(path, "/api/v1/", 8) || !strcmp(path, "/api/v1/write") ||
+        !strcmp(path, "/api/v1/session") || !strncmp(path, "/api/v1/users", 13) ||
+        !strncmp(path, "/api/v1/tokens", 14) || (!change && strcmp(path, "/api/v1/export")))
+        return;
+    if (change) {
+        snprintf(action, sizeof action, "api.%s", m);
+        for (char *p = action; *p; p++)
+            *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    } else {
+        snprintf(action, sizeof action, "export");
+        detail = cJSON_CreateObject();
+        for (size_t i = 0; detail && i < sizeof params / sizeof params[0]; i++)
+            if ((v = web_req_query(req, params[i])))
+                cJSON_AddStringToObject(detail, params[i], v);
+    }
+    auth_audit_req(req, who, action, path, detail);
+    cJSON_Delete(detail);
+}
+
 static void deny(web_req_t *req, int status)
 {
     const char *body = status == 401 ? "{\"error\":\"authentication required\"}\n"
@@ -159,8 +189,10 @@ int auth_require_who(const config_t *cfg, web_req_t *req, int allowed, auth_iden
         deny(req, 403);
         return 403;
     }
-    if (role & (allowed | ROLE_ADMIN))
+    if (role & (allowed | ROLE_ADMIN)) {
+        audit_request(req, who);
         return 0;
+    }
     deny(req, 403);
     return 403;
 }

@@ -51,7 +51,10 @@ int auth_role_of(const config_t *cfg, const char *authorization);
 /* Checks the request's credentials (auth_identify over its Authorization and Cookie headers)
  * against the roles in `allowed` (admin always passes). A cookie-authenticated request that is
  * not GET/HEAD must carry no foreign Origin (403). Returns 0 if allowed, 401 without valid
- * credentials, 403 for a role that may not; on 401/403 the response has been sent. */
+ * credentials, 403 for a role that may not; on 401/403 the response has been sent. An allowed
+ * change under /api/v1/ (alert rules, acks, silences; not samples, users or tokens, which are
+ * recorded elsewhere) or export is recorded in the audit log (action "api.post", "api.put",
+ * "api.delete" or "export", target the path). */
 int auth_require(const config_t *cfg, web_req_t *req, int allowed);
 /* Same, and on success fills *who (for audit records and "acked by"). */
 int auth_require_who(const config_t *cfg, web_req_t *req, int allowed, auth_ident_t *who);

@@ -395,6 +395,20 @@ def test_audit_log():
                  ("token.create", "token:t-admin"), ("token.revoke", "token:t-admin"),
                  ("logout", "vera")]:
         check(want in actions, f"audit lacks {want}: {sorted(actions)}")
+    # Rule changes, acks and exports are recorded by the route check, with who and from where.
+    for want in [("api.post", "token:t-operator", "/api/v1/alerts/999999/ack"),
+                 ("api.post", "token:t-operator", "/api/v1/alert-rules"),
+                 ("api.delete", "token:t-admin", "/api/v1/alert-rules/999999"),
+                 ("export", "token:t-analyst", "/api/v1/export")]:
+        check(any((e["action"], e["actor"], e["target"]) == want for e in entries),
+              f"audit lacks {want}")
+    exp = next(e for e in entries if e["action"] == "export")
+    check(exp["detail"].get("indicators") == INDICATOR and exp["detail"].get("format") == "csv",
+          f"export detail {exp}")
+    check(not any(e["target"] in ("/api/v1/write", "/write") for e in entries),
+          "sample writes flood the audit log")
+    check(not any(e["actor"] == "token:t-viewer" and e["action"].startswith("api.")
+                  for e in entries), "a refused change was recorded as done")
     e = next(e for e in entries if e["action"] == "login" and e["actor"] == "vera")
     check(e["peer"] in ("127.0.0.1", "127.0.0.2") and e["ts"].endswith("Z"), f"entry {e}")
     status, body, _ = req("GET", "/api/v1/audit?action=token.revoke", headers=bearer(TOKENS["admin"]))
