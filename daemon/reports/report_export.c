@@ -226,7 +226,8 @@ static void on_result(void *ud, int status, PGresult *res)
         break;
     case ST_BEGIN:
         e->step = ST_DECLARE;
-        rc = pg_conn_send(e->pg, rpt_sql_declare(&e->spec, e->whole_hours), RPT_NPARAMS, NULL,
+        rc = pg_conn_send(e->pg, rpt_sql_declare(&e->spec, e->whole_hours), RPT_NPARAMS,
+                          rpt_sql_types,
                           (const char *const *)e->vals, NULL, NULL, on_result, e);
         break;
     case ST_DECLARE:

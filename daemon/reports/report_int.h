@@ -95,6 +95,8 @@ struct reports {
 int rpt_sched_parse(const config_t *cfg, rpt_sched_t **out, size_t *n, char *err, size_t errlen);
 /* Frees n schedules. */
 void rpt_sched_free(rpt_sched_t *s, size_t n);
+/* Runs schedule checks first_ms from now, then every check_ms (reports.c). */
+void rpt_sched_arm(reports_t *r, uint64_t first_ms);
 /* Starts a schedule check in a worker thread if none is running. */
 void rpt_sched_check(reports_t *r);
 /* Cancels every running export (reports_close). */
@@ -135,6 +137,7 @@ extern const char rpt_sql_range[]; /* $1 from, $2 to: one row: from < to (t/f) *
 extern const char rpt_sql_fetch[]; /* FETCH RPT_FETCH_ROWS from the cursor */
 /* The DECLARE of the export cursor, reading hourly rollups when whole_hours allows it. */
 const char *rpt_sql_declare(const rpt_spec_t *s, bool whole_hours);
+extern const Oid rpt_sql_types[RPT_NPARAMS]; /* the DECLARE's parameter types */
 /* The DECLARE's parameter values (RPT_NPARAMS; NULL entries are SQL NULL), malloc'd into
  * vals; free with rpt_sql_params_free. Returns 0 or IOC_ENOMEM. */
 int rpt_sql_params(const rpt_spec_t *s, char *vals[RPT_NPARAMS]);

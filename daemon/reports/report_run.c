@@ -15,10 +15,10 @@ static void quiet(void *arg, const char *msg)
 }
 
 /* Runs one command; returns its result if it succeeded, else NULL with the error in err. */
-static PGresult *run(PGconn *c, const char *sql, int n, const char *const *vals, char *err,
-                     size_t errlen)
+static PGresult *run(PGconn *c, const char *sql, int n, const Oid *types,
+                     const char *const *vals, char *err, size_t errlen)
 {
-    PGresult *r = PQexecParams(c, sql, n, NULL, vals, NULL, NULL, 0);
+    PGresult *r = PQexecParams(c, sql, n, types, vals, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
         return r;
@@ -43,14 +43,14 @@ static int prepare(PGconn *c, const rpt_spec_t *s, bool *whole, char *err, size_
 {
     const char *tz[1] = {s->tz}, *range[2] = {s->from, s->to};
     char why[256];
-    PGresult *r = run(c, rpt_sql_tz, 1, tz, why, sizeof why);
+    PGresult *r = run(c, rpt_sql_tz, 1, NULL, tz, why, sizeof why);
     if (!r) {
         snprintf(err, errlen, "tz: %s", why);
         return IOC_EINVAL;
     }
     *whole = PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);
-    if (!(r = run(c, rpt_sql_range, 2, range, why, sizeof why))) {
+    if (!(r = run(c, rpt_sql_range, 2, NULL, range, why, sizeof why))) {
         snprintf(err, errlen, "from/to: %s", why);
         return IOC_EINVAL;
     }
@@ -77,7 +77,7 @@ static int copy_rows(PGconn *c, const rpt_spec_t *s, FILE *f, rpt_xlsx_t *x,
             rc = IOC_ECLOSED;
             break;
         }
-        PGresult *r = run(c, rpt_sql_fetch, 0, NULL, err, errlen);
+        PGresult *r = run(c, rpt_sql_fetch, 0, NULL, NULL, err, errlen);
         if (!r) {
             rc = IOC_EDB;
             break;
@@ -127,10 +127,11 @@ int rpt_run_to_file(const char *dsn, const rpt_spec_t *s, const char *path,
     if ((rc = rpt_sql_params(s, vals)))
         goto out;
     rc = IOC_EDB;
-    if (!(r = run(c, "BEGIN", 0, NULL, err, errlen)))
+    if (!(r = run(c, "BEGIN READ ONLY", 0, NULL, NULL, err, errlen)))
         goto out;
     PQclear(r);
-    if (!(r = run(c, rpt_sql_declare(s, whole), RPT_NPARAMS, (const char *const *)vals, err,
+    if (!(r = run(c, rpt_sql_declare(s, whole), RPT_NPARAMS, rpt_sql_types,
+                  (const char *const *)vals, err,
                   errlen)))
         goto out;
     PQclear(r);

@@ -17,6 +17,7 @@
 
 #define MAX_ATTEMPTS 3      /* failed runs of one due time before it is given up */
 #define WEBHOOK_TIMEOUT_S 30
+#define RETRY_MS 5000       /* the next check after one that could not read the database */
 
 static const char *const keys[] = {"name",  "schedule", "indicators", "range",  "step",
                                    "format", "directory", "webhook",   "time_zone", "group",
@@ -293,7 +294,7 @@ typedef struct sched_job {
     uv_work_t work;
     reports_t *r;
     int64_t now_us;
-    int ran, failed;
+    bool db_failed;     /* a due time could not be read: check again soon */
 } sched_job_t;
 
 static size_t on_webhook_body(char *p, size_t size, size_t n, void *ud)
@@ -405,6 +406,7 @@ static void check_one(sched_job_t *j, PGconn *c, rpt_sched_t *s)
         log_warn("reports", "event=schedule_check_failed report=%s error=%s", s->name,
                  log_q(q, sizeof q, PQresultErrorMessage(res)));
         PQclear(res);
+        j->db_failed = true;
         return;
     }
     char due[64], stamp[32];
@@ -423,11 +425,9 @@ static void check_one(sched_job_t *j, PGconn *c, rpt_sched_t *s)
         rc = IOC_EIO;
     record(c, s, due, j->now_us, rc == IOC_OK, rows, path, err);
     if (rc == IOC_OK) {
-        j->ran++;
         log_info("reports", "event=report_written report=%s scheduled_for=\"%s\" rows=%llu path=%s",
                  s->name, due, (unsigned long long)rows, log_q(q, sizeof q, path));
     } else {
-        j->failed++;
         log_warn("reports", "event=report_failed report=%s scheduled_for=\"%s\" attempt=%ld "
                             "error=%s", s->name, due, tries + 1, log_q(q, sizeof q, err));
     }
@@ -441,6 +441,7 @@ static void sched_work(uv_work_t *w)
     if (PQstatus(c) != CONNECTION_OK) {
         log_warn("reports", "event=schedule_check_failed error=database_unavailable");
         PQfinish(c);
+        j->db_failed = true;
         return;
     }
     for (size_t i = 0; i < r->nscheds && !atomic_load(&r->cancel); i++)
@@ -454,6 +455,8 @@ static void sched_done(uv_work_t *w, int status)
     reports_t *r = j->r;
     (void)status;
     r->sched_busy = false;
+    if (j->db_failed)
+        rpt_sched_arm(r, RETRY_MS < r->check_ms ? RETRY_MS : r->check_ms);
     free(j);
     rpt_maybe_done(r);
 }

@@ -10,6 +10,7 @@
 #include "reports/report_int.h"
 
 #define DEFAULT_CHECK_MS 30000
+#define FIRST_CHECK_MS 1000
 
 static int64_t system_now(void *ud)
 {
@@ -62,12 +63,18 @@ static void on_timer(uv_timer_t *t)
     rpt_sched_check(t->data);
 }
 
+void rpt_sched_arm(reports_t *r, uint64_t first_ms)
+{
+    if (!r->closing)
+        uv_timer_start(&r->timer, on_timer, first_ms, r->check_ms);
+}
+
 void reports_set_dsn(reports_t *r, const char *dsn)
 {
     if (r->dsn || !(r->dsn = strdup(dsn)))
         return;
-    rpt_sched_check(r); /* a run missed while iocd was down goes now */
-    uv_timer_start(&r->timer, on_timer, r->check_ms, r->check_ms);
+    /* soon, once the store has migrated the schema: a run missed while iocd was down goes then */
+    rpt_sched_arm(r, FIRST_CHECK_MS < r->check_ms ? FIRST_CHECK_MS : r->check_ms);
 }
 
 void reports_apply(reports_t *r, const config_t *cfg)
