@@ -1,7 +1,11 @@
-/* One non-blocking libpq connection on the loop: connect, commands and COPY IN via uv_poll. */
+/* One non-blocking libpq connection on the loop: connect, commands and COPY IN via uv_poll.
+ * libpq resolves a host name synchronously, so a DSN naming one host by name is looked up on
+ * the threadpool first and connected with the address in hostaddr. */
+#include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/log.h"
 #include "ioc/error.h"
@@ -35,9 +39,18 @@ struct pg_conn {
     size_t copy_len, copy_off;
     bool copy_pending; /* the command is a COPY IN with data to send */
 
-    int busy;    /* depth of callbacks running from pg_conn */
+    PQconninfoOption *opts; /* the parsed DSN while its host name is looked up */
+    uv_getaddrinfo_t *lookup; /* heap; the look-up in flight (counts in busy) */
+
+    int busy;    /* depth of callbacks running from pg_conn, plus a look-up in flight */
     bool doomed; /* pg_conn_free ran while busy: free on the way out */
 };
+
+static void conn_destroy(pg_conn_t *c)
+{
+    PQconninfoFree(c->opts);
+    free(c);
+}
 
 static void on_poll(uv_poll_t *h, int status, int events);
 
@@ -289,7 +302,100 @@ static void on_poll(uv_poll_t *h, int status, int events)
         pump(c, events);
     c->busy--;
     if (c->doomed && c->busy == 0)
-        free(c);
+        conn_destroy(c);
+}
+
+/* Starts libpq's connection; params NULL: the DSN as it is. Returns 0 or IOC_EDB (reason in
+ * err), IOC_ENOMEM, IOC_EIO. */
+static int connect_begin(pg_conn_t *c, const char *dsn, const char *const *keys,
+                         const char *const *vals, char *err, size_t errlen)
+{
+    c->conn = keys ? PQconnectStartParams(keys, vals, 0) : PQconnectStart(dsn);
+    if (!c->conn) {
+        snprintf(err, errlen, "out of memory");
+        return IOC_ENOMEM;
+    }
+    PQsetNoticeProcessor(c->conn, on_notice, NULL);
+    if (PQstatus(c->conn) == CONNECTION_BAD) {
+        snprintf(err, errlen, "%s", PQerrorMessage(c->conn));
+        return IOC_EDB;
+    }
+    /* libpq: behave as if PQconnectPoll had returned PGRES_POLLING_WRITING. */
+    if (watch(c, UV_WRITABLE) != IOC_OK) {
+        snprintf(err, errlen, "cannot poll the connection's socket");
+        return IOC_EIO;
+    }
+    return IOC_OK;
+}
+
+static const char *opt_val(const PQconninfoOption *o, const char *key)
+{
+    for (; o && o->keyword; o++)
+        if (strcmp(o->keyword, key) == 0)
+            return o->val && *o->val ? o->val : NULL;
+    return NULL;
+}
+
+/* The host to look up first: one name (not a socket directory, list or numeric address) given
+ * without hostaddr; NULL when libpq will not resolve anything. */
+static const char *name_to_resolve(const PQconninfoOption *o)
+{
+    const char *host = opt_val(o, "host");
+    unsigned char addr[16];
+    if (!host || opt_val(o, "hostaddr") || host[0] == '/' || host[0] == '@' ||
+        strchr(host, ',') || inet_pton(AF_INET, host, addr) == 1 ||
+        inet_pton(AF_INET6, host, addr) == 1)
+        return NULL;
+    return host;
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    pg_conn_t *c = req->data;
+    char ip[64] = "", err[512];
+    free(req);
+    c->lookup = NULL;
+    if (status == 0 && res)
+        uv_ip_name(res->ai_addr, ip, sizeof ip);
+    uv_freeaddrinfo(res);
+    if (c->doomed) {
+        if (--c->busy == 0)
+            conn_destroy(c);
+        return;
+    }
+    int rc = IOC_EDB;
+    if (!*ip) {
+        snprintf(err, sizeof err, "could not translate host name \"%s\" to address: %s",
+                 opt_val(c->opts, "host"), uv_strerror(status ? status : UV_EAI_NONAME));
+    } else {
+        size_t n = 1;
+        for (const PQconninfoOption *o = c->opts; o->keyword; o++)
+            n++;
+        const char **keys = calloc(n + 1, sizeof *keys);
+        const char **vals = calloc(n + 1, sizeof *vals);
+        size_t k = 0;
+        rc = IOC_ENOMEM;
+        snprintf(err, sizeof err, "out of memory");
+        if (keys && vals) {
+            for (const PQconninfoOption *o = c->opts; o->keyword; o++) {
+                if (o->val && *o->val) {
+                    keys[k] = o->keyword;
+                    vals[k++] = o->val;
+                }
+            }
+            keys[k] = "hostaddr";
+            vals[k] = ip;
+            rc = connect_begin(c, NULL, keys, vals, err, sizeof err);
+        }
+        free(keys);
+        free(vals);
+    }
+    PQconninfoFree(c->opts);
+    c->opts = NULL;
+    if (rc != IOC_OK)
+        broken(c, err);
+    if (--c->busy == 0 && c->doomed)
+        conn_destroy(c);
 }
 
 int pg_conn_start(uv_loop_t *loop, const char *dsn, const pg_conn_cbs_t *cbs, void *ud,
@@ -304,17 +410,35 @@ int pg_conn_start(uv_loop_t *loop, const char *dsn, const pg_conn_cbs_t *cbs, vo
     c->ud = ud;
     c->phase = PH_CONNECTING;
     c->poll_fd = -1;
-    c->conn = PQconnectStart(dsn);
-    if (!c->conn)
-        goto fail;
-    PQsetNoticeProcessor(c->conn, on_notice, NULL);
-    rc = IOC_EDB;
-    if (PQstatus(c->conn) == CONNECTION_BAD) {
-        snprintf(err, errlen, "%s", PQerrorMessage(c->conn));
+    char *msg = NULL;
+    c->opts = PQconninfoParse(dsn, &msg);
+    if (!c->opts) {
+        rc = msg ? IOC_EDB : IOC_ENOMEM;
+        snprintf(err, errlen, "%s", msg ? msg : "out of memory");
+        PQfreemem(msg);
         goto fail;
     }
-    /* libpq: behave as if PQconnectPoll had returned PGRES_POLLING_WRITING. */
-    rc = watch(c, UV_WRITABLE);
+    const char *host = name_to_resolve(c->opts);
+    if (host) {
+        static const struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+        c->lookup = malloc(sizeof *c->lookup);
+        if (!c->lookup)
+            goto fail;
+        c->lookup->data = c;
+        if (uv_getaddrinfo(loop, c->lookup, on_resolved, host, NULL, &hints) != 0) {
+            free(c->lookup);
+            c->lookup = NULL;
+            rc = IOC_EIO;
+            snprintf(err, errlen, "cannot start looking up \"%s\"", host);
+            goto fail;
+        }
+        c->busy++;
+        *out = c;
+        return IOC_OK;
+    }
+    PQconninfoFree(c->opts);
+    c->opts = NULL;
+    rc = connect_begin(c, dsn, NULL, NULL, err, errlen);
     if (rc != IOC_OK)
         goto fail;
     *out = c;
@@ -322,12 +446,10 @@ int pg_conn_start(uv_loop_t *loop, const char *dsn, const pg_conn_cbs_t *cbs, vo
 fail:
     if (rc == IOC_ENOMEM)
         snprintf(err, errlen, "out of memory");
-    else if (rc != IOC_EDB)
-        snprintf(err, errlen, "cannot poll the connection's socket");
     if (c) {
         detach_poll(c);
         PQfinish(c->conn);
-        free(c);
+        conn_destroy(c);
     }
     return rc;
 }
@@ -384,5 +506,5 @@ void pg_conn_free(pg_conn_t *c)
     c->conn = NULL;
     c->doomed = true;
     if (c->busy == 0)
-        free(c);
+        conn_destroy(c);
 }
