@@ -409,11 +409,14 @@ void auth_login(auth_store_t *s, const char *name, const char *password, const c
 
     if (!s || !s->ready || s->closing)
         return login_answer(cb, ud, IOC_EDB, 0);
+    /* A name no account can have is throttled (and recorded) as "?": one key however long. */
+    if (!auth_name_ok(name))
+        name = "?";
     if ((wait = auth_throttle_check(&s->thr, peer, name, (int64_t)uv_now(s->loop)))) {
         s->logins_slowed++;
         return login_answer(cb, ud, IOC_EAGAIN, wait);
     }
-    u = auth_name_ok(name) ? auth_user_find(s, name) : NULL;
+    u = auth_user_find(s, name);
     if (!(op = calloc(1, sizeof *op)) || !(job = calloc(1, sizeof *job)) ||
         !(job->password = strdup(password)) || (u && !(job->pwhash = strdup(u->pwhash))))
         goto nomem;

@@ -453,6 +453,15 @@ def test_limits_and_headers():
     check(status == 413, f"5 KB user body answered {status}")
     status, _, _ = req("GET", "/api/v1/indicators?x=" + "a" * 9000, headers=bearer(TOKENS["viewer"]))
     check(status in (400, 413, 414, 431), f"9 KB query string answered {status}")
+    status, _, _ = req("GET", "/api/v1/indicators", b"x" * 100000, headers=bearer(TOKENS["viewer"]))
+    check(status == 413, f"a body on a GET route answered {status}")
+    try:
+        status = req("GET", "/api/v1/session", headers={"Cookie": "a=" + "b" * 20000})[0]
+    except (http.client.RemoteDisconnected, ConnectionError):
+        status = "closed"
+    check(status in (400, 413, 431, "closed"), f"20 KB header answered {status}")
+    check(req("GET", "/api/v1/session", headers=bearer(TOKENS["viewer"]))[0] == 200,
+          "iocd stopped serving after oversized requests")
     status, _, h = req("GET", "/api/v1/session", headers=bearer(TOKENS["viewer"]))
     check(h.get("x-content-type-options") == "nosniff", f"nosniff missing: {h}")
     csp = h.get("content-security-policy", "")
