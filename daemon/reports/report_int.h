@@ -90,8 +90,8 @@ struct reports {
 };
 
 /* Schedules (report_sched.c). */
-/* Parses and checks cfg->reports into *out (count in *n). Returns 0 or IOC_EINVAL/ENOMEM with
- * "file:line:column: reports[i].key: what is wrong" in err. */
+/* Parses and checks cfg->reports (an array, as config_load checked) into *out (count in *n).
+ * Returns 0 or IOC_EINVAL/ENOMEM with "file:line:column: reports[i].key: what is wrong" in err. */
 int rpt_sched_parse(const config_t *cfg, rpt_sched_t **out, size_t *n, char *err, size_t errlen);
 /* Frees n schedules. */
 void rpt_sched_free(rpt_sched_t *s, size_t n);

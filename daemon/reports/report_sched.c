@@ -225,12 +225,6 @@ int rpt_sched_parse(const config_t *cfg, rpt_sched_t **out, size_t *n, char *err
     int rc = IOC_OK;
     *out = NULL;
     *n = 0;
-    if (cfg->reports && !cJSON_IsArray(cfg->reports)) {
-        int line = 0, col = 0;
-        config_locate(cfg, "reports", &line, &col);
-        snprintf(err, errlen, "%s:%d:%d: reports: expected an array", cfg->path, line, col);
-        return IOC_EINVAL;
-    }
     rpt_sched_t *s = calloc(cnt ? cnt : 1, sizeof *s);
     if (!s)
         return IOC_ENOMEM;
