@@ -1,5 +1,7 @@
 /* Rule preview: replays the last 24 hours of 1-minute rollups through the rule's lifecycle
- * and counts how often it would have fired, per group. */
+ * and counts how often it would have fired, per group. A threshold is checked against the
+ * minute's extreme on its side (max for > and >=, min for < and <=, both for outside), so a
+ * crossing within a minute counts; rate rules use the minute's mean. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +22,9 @@ typedef struct pctx {
     void *ud;
 } pctx_t;
 
-/* One group's minutes: value and presence. */
+/* One group's minutes: mean, min, max and presence. */
 typedef struct series {
-    double v[MINUTES];
+    double v[MINUTES], lo[MINUTES], hi[MINUTES];
     bool has[MINUTES];
 } series_t;
 
@@ -40,7 +42,11 @@ static int cond_at(const alert_rule_t *r, const series_t *s, int i, int *last_da
             return -1;
         return alert_rule_check(r, s->v[i] - s->v[i - back]);
     }
-    return alert_rule_check(r, s->v[i]);
+    if (r->op == AOP_OUTSIDE) {
+        int lo = alert_rule_check(r, s->lo[i]), hi = alert_rule_check(r, s->hi[i]);
+        return lo == 1 || hi == 1 ? 1 : lo == 0 && hi == 0 ? 0 : -1;
+    }
+    return alert_rule_check(r, r->op == AOP_GT || r->op == AOP_GE ? s->hi[i] : s->lo[i]);
 }
 
 /* Runs one group's day; adds {"group","fired","firing_minutes"} to arr; returns fires. */
@@ -100,9 +106,12 @@ static void on_rows(void *ud, int status, PGresult *res)
         int j = i;
         for (; j < n && strcmp(PQgetvalue(res, j, 0), grp) == 0; j++) {
             long long m = strtoll(PQgetvalue(res, j, 1), NULL, 10) - c->from_min;
-            if (m >= 0 && m < MINUTES && !PQgetisnull(res, j, 2)) {
+            if (m >= 0 && m < MINUTES && !PQgetisnull(res, j, 2) && !PQgetisnull(res, j, 3) &&
+                !PQgetisnull(res, j, 4)) {
                 s->v[m] = strtod(PQgetvalue(res, j, 2), NULL);
-                s->has[m] = isfinite(s->v[m]);
+                s->lo[m] = strtod(PQgetvalue(res, j, 3), NULL);
+                s->hi[m] = strtod(PQgetvalue(res, j, 4), NULL);
+                s->has[m] = isfinite(s->v[m]) && isfinite(s->lo[m]) && isfinite(s->hi[m]);
             }
         }
         total += simulate(c, grp, s, groups);
@@ -144,7 +153,7 @@ void alerts_preview(alerts_t *a, const cJSON *def, alerts_reply_fn reply, void *
         free(c);
         return;
     }
-    c->to_min = alerts_now() / MINUTE_US;
+    c->to_min = alerts_now() / MINUTE_US + 1; /* the current minute so far included */
     c->from_min = c->to_min - MINUTES;
     snprintf(from, sizeof from, "%lld", (long long)c->from_min * 60);
     snprintf(to, sizeof to, "%lld", (long long)c->to_min * 60);
@@ -153,7 +162,8 @@ void alerts_preview(alerts_t *a, const cJSON *def, alerts_reply_fn reply, void *
     const char *p[] = {c->r->indicator, c->r->group ? c->r->group : grouped ? NULL : "",
                        !c->r->group && grouped ? "t" : "f", from, to};
     rc = a->db ? adb_send(a->db,
-                          "SELECT grp, (extract(epoch FROM ts) / 60)::bigint, value FROM rollups_1m"
+                          "SELECT grp, (extract(epoch FROM ts) / 60)::bigint, value, min, max"
+                          " FROM rollups_1m"
                           " WHERE indicator = $1 AND ($2::text IS NULL OR grp = $2)"
                           " AND (NOT $3::bool OR grp <> '')"
                           " AND ts >= to_timestamp($4::bigint) AND ts < to_timestamp($5::bigint)"

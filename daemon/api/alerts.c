@@ -3,10 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <cjson/cJSON.h>
-#include <sodium.h>
 
 #include "alerts/alerts.h"
 #include "api/api.h"
@@ -72,21 +70,6 @@ static areq_t *wait_req(web_req_t *req)
     r->req = req;
     web_req_on_cancel(req, on_cancel, r);
     return r;
-}
-
-/* The caller's name for ack/silence: the API token's name, else "anonymous". */
-static const char *who_of(const config_t *cfg, web_req_t *req)
-{
-    const char *h = web_req_header(req, "authorization");
-    uint8_t digest[crypto_hash_sha256_BYTES];
-    const char *name = "anonymous";
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-        return name;
-    crypto_hash_sha256(digest, (const unsigned char *)h + 7, strlen(h + 7));
-    for (size_t i = 0; i < cfg->ntokens; i++)
-        if (sodium_memcmp(digest, cfg->tokens[i].sha256, sizeof digest) == 0)
-            name = cfg->tokens[i].name;
-    return name;
 }
 
 /* The JSON body, or NULL after answering 400 naming where it fails. */
@@ -256,7 +239,9 @@ static void handle_alert(web_req_t *req, void *ud)
         respond_error(req, 405, NULL, get ? "use GET" : "use POST");
         return;
     }
-    if (auth_require(app->cfg, req, get ? READ_ROLES : CHANGE_ROLES) || !ready(app, req))
+    auth_ident_t who;
+    if (auth_require_who(app->cfg, req, get ? READ_ROLES : CHANGE_ROLES, &who) ||
+        !ready(app, req))
         return;
     if (get) {
         areq_t *r = wait_req(req);
@@ -281,11 +266,11 @@ static void handle_alert(web_req_t *req, void *ud)
         respond_error(req, 422, "until", "expected an ISO 8601 time, e.g. 2025-01-31T18:00:00+07:00");
     } else {
         areq_t *r = wait_req(req);
-        const char *who = who_of(app->cfg, req);
         if (r && !strcmp(action, "ack"))
-            alerts_ack(app->alerts, id, who, comment ? comment->valuestring : "", on_reply, r);
+            alerts_ack(app->alerts, id, who.name, comment ? comment->valuestring : "", on_reply,
+                       r);
         else if (r)
-            alerts_silence(app->alerts, id, who, until, on_reply, r);
+            alerts_silence(app->alerts, id, who.name, until, on_reply, r);
     }
     cJSON_Delete(j);
 }
