@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import subprocess
+import threading
 import time
 
 from harness import IOCCTL_BIN, IOCD_BIN, Iocd, check, psql, run, wait_for
@@ -385,6 +386,31 @@ def test_guessing_slowed():
     check(m.get('iocd_auth_logins_total{result="slowed"}', 0) >= 3, "slowed log-ins not counted")
 
 
+def test_hashing_off_the_loop():
+    """Password checks run on worker threads: the API answers at once while four are hashing."""
+    results = []
+
+    def attempt(n):
+        started = time.time()
+        results.append((login("vera", f"wrong-{n}", source=f"127.0.1.{n}")[0], time.time() - started))
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(1, 5)]
+    for t in threads:
+        t.start()
+    time.sleep(0.02)
+    worst = 0.0
+    for _ in range(5):
+        started = time.time()
+        check(req("GET", "/healthz")[0] == 200, "healthz failed")
+        worst = max(worst, time.time() - started)
+    for t in threads:
+        t.join()
+    slowest = max(r[1] for r in results)
+    print(f"   /healthz worst {worst * 1000:.1f} ms while 4 log-ins took up to {slowest * 1000:.0f} ms")
+    check(all(r[0] == 401 for r in results), f"log-ins: {results}")
+    check(worst < slowest / 2, "the loop waited for password hashing")
+
+
 def test_audit_log():
     status, body, _ = req("GET", "/api/v1/audit?limit=1000", headers=bearer(TOKENS["admin"]))
     check(status == 200, f"audit answered {status}")
@@ -507,7 +533,7 @@ def main():
         run([test_bootstrap, test_login_session_cookie, test_users_api,
              test_iocctl_users_and_tokens, test_every_role_every_route,
              test_every_role_websocket, test_revocation_closes_sockets, test_guessing_slowed,
-             test_audit_log, test_traversal_in_many_encodings, test_limits_and_headers,
+             test_hashing_off_the_loop, test_audit_log, test_traversal_in_many_encodings, test_limits_and_headers,
              test_restart_keeps_sessions_and_tokens, test_no_secret_in_logs])
     finally:
         if D:
