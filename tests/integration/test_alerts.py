@@ -38,6 +38,20 @@ class Hooks(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class Flaky(http.server.BaseHTTPRequestHandler):
+    """A webhook receiver that answers 500 to the first POST and 200 after."""
+    received = []
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        Flaky.received.append(json.loads(self.rfile.read(n)))
+        self.send_response(500 if len(Flaky.received) == 1 else 200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
 def fresh_db(name):
     psql(BASE_DSN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     psql(BASE_DSN, f'CREATE DATABASE "{name}"')
@@ -288,6 +302,33 @@ def test_preview():
     check(status == 422 and resp["field"] == "indicator", f"{status} {resp}")
 
 
+def test_webhook_retries_and_delivery_log():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    flaky = f"http://127.0.0.1:{srv.server_address[1]}/flaky"
+    dead = "http://127.0.0.1:1/closed"  # nothing listens: connection refused
+    status, rule = call("POST", "/api/v1/alert-rules", rule_body(
+        name="Bến Lức", group="Bến Lức", **{"for": "0s"},
+        notify=[{"webhook": flaky, "retries": 2}, {"webhook": dead, "retries": 1, "timeout": "1s"}]))
+    check(status == 201, f"{status} {rule}")
+    write(50, "Bến Lức")
+    wait_for(lambda: len(Flaky.received) == 2, 10, "the retried webhook")
+    check([h["event"] for h in Flaky.received] == ["firing", "firing"], f"{Flaky.received}")
+    check(Flaky.received[0]["id"] == Flaky.received[1]["id"], "a retry is the same alert")
+
+    def deliveries():
+        status, a = call("GET", f"/api/v1/alerts/{Flaky.received[0]['id']}", headers={})
+        return a["deliveries"] if len(a["deliveries"]) == 4 else None
+    ds = wait_for(deliveries, 10, "four delivery attempts logged")
+    mine = [(d["target"], d["attempt"], d["ok"], d["status"]) for d in ds]
+    check(sorted(mine) == sorted([(flaky, 1, False, 500), (flaky, 2, True, 200),
+                                  (dead, 1, False, 0), (dead, 2, False, 0)]), f"deliveries {ds}")
+    check(all(d["error"] for d in ds if not d["ok"]), f"failed attempts without an error: {ds}")
+    time.sleep(2.5)
+    check(len(Flaky.received) == 2, f"retried after success: {Flaky.received}")
+    srv.shutdown()
+
+
 def teardown():
     S["d"].stop()
 
@@ -297,6 +338,6 @@ if __name__ == "__main__":
     try:
         run([test_validation, test_create_rule, test_short_breach_never_fires, test_fires_once,
              test_ack, test_hysteresis_then_resolve, test_silence, test_preview,
-             test_restart_keeps_rules_and_alert])
+             test_restart_keeps_rules_and_alert, test_webhook_retries_and_delivery_log])
     finally:
         teardown()
