@@ -265,8 +265,7 @@ static void on_commit(void *ud, int status)
             in->st.samples_replayed += n;
             in->replay_failures = 0;
             spool_pop(in->o.spool);
-        } else if (in->o.store && store_up(in->o.store) &&
-                   ++in->replay_failures >= POISON_ATTEMPTS) {
+        } else if (status == IOC_EINVAL && ++in->replay_failures >= POISON_ATTEMPTS) {
             log_error("ingest", "event=replay_rejected samples=%u attempts=%d error=\"%s\" "
                       "action=skip", n, in->replay_failures, ioc_strerror(status));
             in->st.samples_dropped_full += n;

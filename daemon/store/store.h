@@ -14,8 +14,10 @@ typedef struct store store_t;
 /* Called when the store goes up (connected and migrated) or down. */
 typedef void (*store_state_cb)(void *ud, bool up);
 /* Result of store_commit: IOC_OK when the batch is in PostgreSQL (also when it had been
- * committed before and was skipped as a duplicate), or a negative code when it is not
- * (connection lost, server error): the caller keeps the batch and retries or spools it. */
+ * committed before and was skipped as a duplicate), or a negative code when it is not: the
+ * caller keeps the batch and retries or spools it. IOC_EINVAL: the server refused the batch's
+ * data (SQLSTATE class 22 or 23, but for a missing partition); other codes (connection lost,
+ * disk full, read-only server) say nothing about the batch. */
 typedef void (*store_commit_cb)(void *ud, int status);
 
 typedef struct store_opts {

@@ -75,7 +75,18 @@ static void rolled_back(store_t *s, int status, PGresult *res)
         store__lost(s, "ROLLBACK failed");
         return;
     }
-    store__commit_finish(s, IOC_EDB);
+    store__commit_finish(s, s->commit.fail_status);
+}
+
+/* IOC_EINVAL when the server refused the batch's data itself (SQLSTATE classes 22 and 23),
+ * which retrying may not cure; IOC_EDB for trouble of the server's (disk full, read-only,
+ * shutting down, a partition dropped behind our back: 23514), which the caller retries. */
+static int fail_status(const PGresult *res)
+{
+    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (!st || strcmp(st, "23514") == 0)
+        return IOC_EDB;
+    return strncmp(st, "22", 2) == 0 || strncmp(st, "23", 2) == 0 ? IOC_EINVAL : IOC_EDB;
 }
 
 static void fail(store_t *s, PGresult *res, const char *step)
@@ -86,11 +97,12 @@ static void fail(store_t *s, PGresult *res, const char *step)
               log_q(q, sizeof q, res ? PQresultErrorMessage(res) : "out of memory"));
     /* A partition may have been dropped behind our back: re-check them all next time. */
     store__forget_days(s);
+    s->commit.fail_status = fail_status(res);
     PGTransactionStatusType ts = PQtransactionStatus(pg_conn_raw(s->pg));
     if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR)
         store__send(s, rolled_back, "ROLLBACK", -1, NULL, NULL, NULL, NULL);
     else
-        store__commit_finish(s, IOC_EDB);
+        store__commit_finish(s, s->commit.fail_status);
 }
 
 static void committed(store_t *s, int status, PGresult *res)

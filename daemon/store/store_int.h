@@ -40,6 +40,7 @@ typedef struct store_commit_state {
     int64_t *new_days; /* partition days this commit creates */
     uint32_t nnew_days, new_days_cap;
     strbuf_t buf;     /* COPY payload and array parameters */
+    int fail_status;  /* what a failed commit reports once rolled back */
 } store_commit_state_t;
 
 struct store {

@@ -271,6 +271,36 @@ static void test_drain_spools_a_hung_commit(void **state)
     free(dsn);
 }
 
+/* PostgreSQL up but refusing every write for a server-side reason (a full disk, a read-only
+ * standby): spooled batches are retried, not dropped as poison, and stored once it recovers. */
+static void test_server_error_keeps_spooled_batches(void **state)
+{
+    (void)state;
+    char *dsn = helper_make_db();
+    fixture_t *f = make(dsn, 1 << 20);
+    assert_true(helper_run_until(&f->loop, &f->up, 10000));
+    PQclear(helper_query(dsn, "CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS "
+                              "$$BEGIN RAISE EXCEPTION 'no space' USING ERRCODE = 'disk_full'; "
+                              "END$$"));
+    PQclear(helper_query(dsn, "CREATE TRIGGER full_disk BEFORE INSERT ON ingest_batches "
+                              "FOR EACH ROW EXECUTE FUNCTION full_disk()"));
+    assert_int_equal(write_and_wait(f, "diskfull", 100), IOC_OK); /* acknowledged by the spool */
+    bool never = false;
+    helper_run_until(&f->loop, &never, 7000); /* more than five replay attempts */
+    ingest_stats_t st;
+    ingest_get_stats(f->in, &st);
+    assert_int_equal(st.samples_dropped_full, 0);
+    assert_true(spool_records(f->spool) >= 1);
+    PQclear(helper_query(dsn, "DROP TRIGGER full_disk ON ingest_batches"));
+    for (int i = 0; i < 100 && spool_records(f->spool); i++)
+        helper_run_until(&f->loop, &never, 50);
+    assert_int_equal(spool_records(f->spool), 0);
+    assert_int_equal(helper_count(dsn, "SELECT count(*) FROM samples_view WHERE metric='diskfull'"),
+                     100);
+    destroy(f);
+    free(dsn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -280,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_invalid_sample_named_and_earlier_kept),
         cmocka_unit_test(test_unstorable_timestamp_refused),
         cmocka_unit_test(test_drain_spools_a_hung_commit),
+        cmocka_unit_test(test_server_error_keeps_spooled_batches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
