@@ -18,7 +18,8 @@ static const char export_usage[] =
     "                     [--tz ZONE] [--lang vi|en] [--bom] [--sep ';'] [--layout sheets|long]\n"
     "                     [--output FILE]\n"
     "  TIME is ISO 8601 (2025-01-31, 2025-01-31T08:00, 2025-01-31T08:00:00+07:00); without an\n"
-    "  offset it is local time in --tz (default Asia/Ho_Chi_Minh). Needs an analyst or admin token.\n";
+    "  offset it is local time in --tz (default Asia/Ho_Chi_Minh). Needs an analyst or admin\n"
+    "  token.\n";
 
 /* Where the body goes: the output while the answer is 200, else a bounded error text. */
 typedef struct sink {

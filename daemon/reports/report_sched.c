@@ -131,7 +131,7 @@ static int check_keys(const config_t *cfg, size_t i, const cJSON *e, char *err, 
                                    "expected an array of indicator ids");
             cJSON_ArrayForEach(id, k)
             {
-                if (!cJSON_IsString(id) || !name_ok(id->valuestring) || strchr(id->valuestring, ','))
+                if (!cJSON_IsString(id) || !name_ok(id->valuestring))
                     return entry_error(cfg, i, k->string, err, errlen,
                                        "expected an array of indicator ids");
             }
@@ -204,7 +204,8 @@ static int parse_entry(const config_t *cfg, size_t i, const cJSON *e, rpt_sched_
         return IOC_ENOMEM;
     if ((v = entry_value(&g, "webhook"))) {
         if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
-            return entry_error(cfg, i, "webhook", err, errlen, "expected an http:// or https:// URL");
+            return entry_error(cfg, i, "webhook", err, errlen,
+                               "expected an http:// or https:// URL");
         if (!(s->webhook = strdup(v)))
             return IOC_ENOMEM;
     }

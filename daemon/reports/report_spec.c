@@ -7,7 +7,8 @@
 #include "ioc/error.h"
 #include "reports/report_int.h"
 
-#define TIME_HINT "expected ISO 8601, e.g. 2025-01-31, 2025-01-31T08:00 or 2025-01-31T08:00:00+07:00"
+#define TIME_HINT                                                                              \
+    "expected ISO 8601, e.g. 2025-01-31, 2025-01-31T08:00 or 2025-01-31T08:00:00+07:00"
 
 int rpt_parse_step(const char *v, rpt_step_t *out)
 {

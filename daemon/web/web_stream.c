@@ -1,4 +1,4 @@
-/* Streamed HTTP responses: chunked transfer encoding, written from WRITEABLE as the client reads. */
+/* Streamed HTTP responses: chunked transfer encoding, written from WRITEABLE as clients read. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

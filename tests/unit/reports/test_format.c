@@ -125,13 +125,15 @@ static void test_config_errors(void **state)
     (void)state;
     config_error_is("[{\"name\": \"d\", \"schedule\": \"daily 07:00\", \"directory\": \"/tmp\"}]",
                     NULL);
-    config_error_is("[{\"name\": \"d\", \"schedule\": \"monthly 1 06:30\", \"directory\": \"/tmp\","
-                    " \"indicators\": [\"a.b\"], \"format\": \"xlsx\", \"bom\": true, \"sep\": \";\","
+    config_error_is("[{\"name\": \"d\", \"schedule\": \"monthly 1 06:30\","
+                    " \"directory\": \"/tmp\", \"indicators\": [\"a.b\"], \"format\": \"xlsx\","
+                    " \"bom\": true, \"sep\": \";\","
                     " \"range\": \"7d\", \"compare\": \"year\", \"time_zone\": \"UTC\"}]",
                     NULL);
     config_error_is("[{\"name\": \"d\", \"schedule\": \"daily 7:00\", \"directory\": \"/tmp\"}]",
                     "t.json:2:28: reports[0].schedule: expected");
-    config_error_is("[{\"name\": \"d\", \"schedule\": \"monthly 29 07:00\", \"directory\": \"/t\"}]",
+    config_error_is("[{\"name\": \"d\", \"schedule\": \"monthly 29 07:00\","
+                    " \"directory\": \"/t\"}]",
                     "reports[0].schedule: expected");
     config_error_is("[{\"name\": \"d\", \"schedule\": \"weekly sun 23:59\"}]",
                     "reports[0].directory: required");

@@ -160,7 +160,8 @@ static void test_schedules(void **state)
     snprintf(path, sizeof path, "%s/daily-2026-02-03T0700.csv", dir);
     char *csv = slurp(path);
     assert_non_null(csv);
-    assert_non_null(strstr(csv, "\r\n2026-02-02T00:00:00+07:00,hist.rate,Tỉ lệ,,,2,0,100,1,100\r\n"));
+    assert_non_null(
+        strstr(csv, "\r\n2026-02-02T00:00:00+07:00,hist.rate,Tỉ lệ,,,2,0,100,1,100\r\n"));
     assert_non_null(strstr(csv, "\r\n2026-02-02T23:00:00+07:00,"));
     assert_null(strstr(csv, "2026-02-03T00:00:00"));
     assert_null(strstr(csv, "2026-02-01T23:00:00"));
@@ -194,7 +195,8 @@ static void test_schedules(void **state)
     snprintf(path, sizeof path, "%s/daily-2026-02-06T0700.csv", dir);
     csv = slurp(path);
     assert_non_null(csv);
-    assert_non_null(strstr(csv, "\r\n2026-02-05T00:00:00+07:00,hist.rate,Tỉ lệ,,,5,0,100,1,100\r\n"));
+    assert_non_null(
+        strstr(csv, "\r\n2026-02-05T00:00:00+07:00,hist.rate,Tỉ lệ,,,5,0,100,1,100\r\n"));
     free(csv);
     assert_int_equal(count_files(dir), 3);
 
