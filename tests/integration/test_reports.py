@@ -5,12 +5,14 @@ large export, iocctl export, and a scheduled report written at start-up (a misse
 import csv
 import datetime
 import http.client
+import http.server
 import io
 import json
 import os
 import re
 import socket
 import subprocess
+import threading
 import time
 import urllib.parse
 import zipfile
@@ -236,6 +238,11 @@ def test_calendar_compare_xlsx_and_errors():
             status, body, _ = export(d, **params)
             check(status == 400 and json.loads(body).get("param") == param,
                   f"{params}: {status} {body!r} (want 400 naming {param})")
+        audit = wait_for(lambda: psql(dsn, "SELECT actor, detail->>'indicators', detail->>'step'"
+                                           " FROM audit_log WHERE action = 'export' AND"
+                                           " detail->>'format' = 'xlsx'"),
+                         10, "the export in the audit log")
+        check(audit == [["token:analyst", "hist.rate,light.power", "1d"]], f"audit {audit}")
         status, _, _ = export(d, role="viewer", **feb)
         check(status == 403, f"viewer may not export: {status}")
         status, _, _ = d.request("GET", "/api/v1/export?from=2026-02-01&to=2026-03-01")
@@ -324,41 +331,60 @@ def test_large_export_does_not_stall_live_requests():
         d.cleanup()
 
 
+class Webhook(http.server.BaseHTTPRequestHandler):
+    """Records each POST (headers and body)."""
+    got = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Webhook.got.append((dict(self.headers), body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
 def test_scheduled_report_missed_run():
-    report_dir = None
     dsn = fresh_db("iocd_it_reports_sched")
-    psql(dsn, "SELECT 1")
+    hook = http.server.HTTPServer(("127.0.0.1", 0), Webhook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
     # the schedule's time was a few minutes ago (local): iocd starts after it, so the run
     # counts as missed and goes at start-up
-    local = time.gmtime(time.time() + 7 * 3600 - 180)
-    at = time.strftime("%H:%M", local)
-    d = Iocd({"database": {"dsn": dsn}, "auth": auth_config(), "indicators": INDICATORS,
-              "reports": [{"name": "daily-kpi", "schedule": f"daily {at}", "indicators": ["hist.rate"],
-                           "range": "24h", "step": "1h", "format": "csv", "directory": "REPLACE"}]})
+    at = time.strftime("%H:%M", time.gmtime(time.time() + 7 * 3600 - 180))
+    d = Iocd({"database": {"dsn": dsn}, "auth": auth_config(), "indicators": INDICATORS})
+    report_dir = os.path.join(d.root, "out")
+    os.makedirs(report_dir)
+    d.write_config(dict(d.config, reports=[
+        {"name": "daily-kpi", "schedule": f"daily {at}", "indicators": ["hist.rate"],
+         "range": "24h", "step": "1h", "format": "csv", "directory": report_dir,
+         "webhook": f"http://127.0.0.1:{hook.server_port}/reports"}]))
     try:
-        report_dir = os.path.join(d.root, "out")
-        os.makedirs(report_dir)
-        d.config["reports"][0]["directory"] = report_dir
-        d.write_config()
         d.start()
         files = wait_for(lambda: [f for f in os.listdir(report_dir) if f.endswith(".csv")], 30,
                          "the missed report to be written")
         check(len(files) == 1 and re.fullmatch(r"daily-kpi-\d{4}-\d\d-\d\dT\d{4}\.csv", files[0]),
               f"files {os.listdir(report_dir)}")
         check(not [f for f in os.listdir(report_dir) if f.startswith(".")], "temporary file left")
-        with open(os.path.join(report_dir, files[0]), encoding="utf-8") as f:
-            check(f.readline().startswith("time,indicator,name"), "CSV header")
+        with open(os.path.join(report_dir, files[0]), "rb") as f:
+            content = f.read()
+        check(content.startswith(b"time,indicator,name"), "CSV header")
         runs = wait_for(lambda: psql(dsn, "SELECT report, status, path FROM report_runs"), 10, "history")
         check(runs == [["daily-kpi", "ok", os.path.join(report_dir, files[0])]], f"history {runs}")
+        check(len(Webhook.got) == 1, f"webhook POSTs: {len(Webhook.got)}")
+        headers, body = Webhook.got[0]
+        check(body == content and headers.get("X-Iocd-Report") == "daily-kpi" and
+              headers.get("Content-Type", "").startswith("text/csv"), f"webhook got {headers}")
         # a restart does not write it again
         d.stop()
         d.start()
         time.sleep(2)
-        check(len(os.listdir(report_dir)) == 1 and
+        check(len(os.listdir(report_dir)) == 1 and len(Webhook.got) == 1 and
               psql(dsn, "SELECT count(*) FROM report_runs") == [["1"]], "ran twice")
     finally:
         d.stop()
         d.cleanup()
+        hook.shutdown()
 
 
 def test_check_config_names_report_errors():
