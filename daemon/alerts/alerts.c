@@ -16,11 +16,10 @@ int64_t alerts_now(void)
     return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
 }
 
-int64_t alerts_next_id(alerts_t *a)
+int64_t alerts_peek_id(const alerts_t *a, int64_t now_us)
 {
-    int64_t now = alerts_now();
-    a->last_id = now > a->last_id ? now : a->last_id + 1;
-    return a->last_id;
+    int64_t id = now_us / 1000 * 100;
+    return id > a->last_id ? id : a->last_id + 1;
 }
 
 const alerts_ind_t *alerts_ind_find(const alerts_t *a, const char *id)
@@ -265,14 +264,25 @@ alerts_rent_t *alerts_rule_add(alerts_t *a, alert_rule_t *r)
     return re;
 }
 
-/* Ends a slot's active episode (the rule changed or went away). */
+static void send_notes(alerts_t *a, alerts_slot_t *s, const alert_sm_out_t *o);
+
+/* Ends a slot's active episode (the rule changed or went away); channels that were told it
+ * fired are told it resolved. */
 static void end_slot(alerts_t *a, alerts_slot_t *s, const char *why)
 {
-    if (s->sm.state == AST_OK)
-        return;
-    s->sm.state = AST_OK;
-    s->sm.resolved_us = alerts_now();
-    alerts_record(a, s, "resolved", NULL, why);
+    alert_sm_out_t o = {0};
+    if (s->sm.notified) {
+        o.notes[0] = ANO_RESOLVED;
+        o.note_ids[0] = s->sm.notified_id;
+        o.nnotes = 1;
+        s->sm.notified = false;
+    }
+    if (s->sm.state != AST_OK) {
+        s->sm.state = AST_OK;
+        s->sm.resolved_us = alerts_now();
+        alerts_record(a, s, "resolved", NULL, why);
+    }
+    send_notes(a, s, &o);
 }
 
 static void free_slots(alerts_t *a, alerts_rent_t *re, const char *why)
@@ -351,7 +361,7 @@ static void step(alerts_t *a, alerts_slot_t *s, int64_t now)
     alert_sm_out_t o;
     alerts_rent_t *re = s->re;
     int cond = alert_input_cond(&s->in, re->r, now);
-    int64_t next = a->last_id + 1 > now ? a->last_id + 1 : now;
+    int64_t next = alerts_peek_id(a, now);
     alert_sm_step(&s->sm, &re->smc, cond, now, next, &o);
     if (o.used_id) {
         a->last_id = next;

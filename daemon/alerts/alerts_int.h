@@ -70,8 +70,10 @@ struct alerts {
 int64_t alerts_now(void);
 /* "2025-01-31T12:00:00.000Z" */
 void alerts_iso(char *buf, size_t len, int64_t ts_us);
-/* A fresh alert id: microseconds since the epoch, rising. */
-int64_t alerts_next_id(alerts_t *a);
+/* The next alert id (taken by setting last_id): milliseconds since the epoch times 100, and
+ * always above the last one, so ids rise across restarts and stay under 10^15 (JSON numbers
+ * print as plain integers). */
+int64_t alerts_peek_id(const alerts_t *a, int64_t now_us);
 
 const alerts_ind_t *alerts_ind_find(const alerts_t *a, const char *id);
 /* The rule parser's view of the indicators. */

@@ -159,8 +159,12 @@ static void restore_one(alerts_t *a, const char *text, int64_t now)
     alerts_rent_t *re;
     alerts_slot_t *s;
     int64_t t;
+    if (cJSON_IsNumber(id) && (int64_t)id->valuedouble > a->last_id)
+        a->last_id = (int64_t)id->valuedouble;
     if (!cJSON_IsString(rule) || !cJSON_IsString(grp) || !cJSON_IsNumber(id) ||
-        !cJSON_IsString(st) || !(re = alerts_rule_find(a, rule->valuestring)) ||
+        !cJSON_IsString(st) ||
+        (strcmp(st->valuestring, "firing") && strcmp(st->valuestring, "pending")) ||
+        !(re = alerts_rule_find(a, rule->valuestring)) ||
         !(s = alerts_slot_get(a, re, grp->valuestring, true)) || s->sm.state != AST_OK)
         goto done;
     s->sm.id = (int64_t)id->valuedouble;
@@ -186,8 +190,6 @@ static void restore_one(alerts_t *a, const char *text, int64_t now)
     s->sm.notified = s->sm.state == AST_FIRING;
     s->sm.notified_id = s->sm.id;
     s->sm.last_notify_us = now;
-    if (s->sm.id > a->last_id)
-        a->last_id = s->sm.id;
 done:
     cJSON_Delete(d);
 }
@@ -204,7 +206,7 @@ static void on_alerts_loaded(void *ud, int status, PGresult *res)
     }
     for (int i = 0; i < PQntuples(res); i++)
         restore_one(a, PQgetvalue(res, i, 0), now);
-    log_info("alerts", "event=loaded rules=%zu active=%d", a->nrules, PQntuples(res));
+    log_info("alerts", "event=loaded rules=%zu rows=%d", a->nrules, PQntuples(res));
     a->loaded = true;
 }
 
@@ -250,7 +252,8 @@ void alerts_db_ready(void *ud)
         return;
     if (a->rules_loaded)
         a->loading = adb_send_first(a->db,
-                                    "SELECT doc FROM alerts WHERE state IN ('pending', 'firing')",
+                                    "SELECT doc FROM alerts WHERE state IN ('pending', 'firing')"
+                                    " OR id = (SELECT max(id) FROM alerts)",
                                     0, NULL, on_alerts_loaded, a) == 0;
     else
         a->loading = adb_send_first(a->db, "SELECT id, def FROM alert_rules ORDER BY created_at",
