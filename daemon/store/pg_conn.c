@@ -116,11 +116,14 @@ static void clear_command(pg_conn_t *c)
 /* Reports the connection broken (once) and stops watching it. */
 static void broken(pg_conn_t *c, const char *why)
 {
+    /* A copy: libpq's message dies with the PGconn, which the callback may free first. */
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", why ? why : PQerrorMessage(c->conn));
     detach_poll(c);
     clear_command(c);
     c->phase = PH_IDLE;
     c->busy++;
-    c->cbs.on_broken(c->ud, why ? why : PQerrorMessage(c->conn));
+    c->cbs.on_broken(c->ud, msg);
     c->busy--;
 }
 

@@ -1,4 +1,5 @@
-/* A DSN naming its server by host name: the look-up runs off the loop, which keeps ticking. */
+/* pg_conn: a DSN's host name is looked up off the loop, which keeps ticking; the reason given to
+ * on_broken stays valid when the callback frees the connection first. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -9,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -108,11 +110,45 @@ static void test_freed_during_look_up(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+static pg_conn_t *freed_in_cb;
+
+static void on_broken_free_first(void *ud, const char *msg)
+{
+    ctx_t *c = ud;
+    pg_conn_free(freed_in_cb);
+    c->broken = true;
+    snprintf(c->msg, sizeof c->msg, "%s", msg);
+}
+
+/* The server ends the session; the callback frees the connection before reading the reason. */
+static void test_broken_message_outlives_free(void **state)
+{
+    (void)state;
+    loop_thread = pthread_self();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ctx_t c = {0};
+    static const pg_conn_cbs_t cbs = {.on_connected = on_connected,
+                                      .on_broken = on_broken_free_first};
+    char dsn[1024], err[256] = "";
+    snprintf(dsn, sizeof dsn, "%s application_name=iocd_pg_conn_test", getenv("IOCD_TEST_DSN"));
+    assert_int_equal(pg_conn_start(&loop, dsn, &cbs, &c, &freed_in_cb, err, sizeof err), 0);
+    assert_true(helper_run_until(&loop, &c.connected, 5000));
+    PQclear(helper_query(getenv("IOCD_TEST_DSN"),
+                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                         " WHERE application_name = 'iocd_pg_conn_test'"));
+    assert_true(helper_run_until(&loop, &c.broken, 5000));
+    assert_non_null(strstr(c.msg, "terminat"));
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_host_name_looked_up_off_the_loop),
         cmocka_unit_test(test_freed_during_look_up),
+        cmocka_unit_test(test_broken_message_outlives_free),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
