@@ -111,14 +111,15 @@ def test_numbers_match_samples():
                                            group="*", **{"from": frm, "to": to})
             check(status == 200, f"{step}: {status} {body[:300]!r}")
             check(headers.get("transfer-encoding") == "chunked", f"not streamed: {headers}")
-            got = {(r["ts"], r["group"]): r["samples"] for r in rows_of(body)}
+            # minutes after the write hold the engine's values but no samples: SQL has no row
+            got = {(r["ts"], r["group"]): r["samples"] for r in rows_of(body) if r["samples"]}
             sql = ("SELECT to_char(date_trunc('%s', ts, '%s') AT TIME ZONE '%s', "
                    "'YYYY-MM-DD\"T\"HH24:MI:SS') || '+07:00', g, count(*) FROM samples_view, "
                    "LATERAL (VALUES (tags->>'district'), ('')) v(g) WHERE metric = 'light.power' "
                    "GROUP BY 1, 2" % (field, TZ, TZ))
             want = {(r[0], r[1]): int(r[2]) for r in psql(dsn, sql)}
-            check(got == want, f"{step}: samples per bucket differ from samples_view:\n"
-                               f" export {sorted(got.items())[:6]}\n sql    {sorted(want.items())[:6]}")
+            diff = sorted(set(got.items()) ^ set(want.items()))
+            check(got == want, f"{step}: samples per bucket differ from samples_view: {diff[:6]}")
         # values: every series is constant, so each group's value is its series' latest value
         # and the total is their sum, at every evaluated minute
         latest = {r[0]: float(r[1]) for r in psql(dsn,
