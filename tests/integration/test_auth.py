@@ -8,6 +8,7 @@ import hashlib
 import http.client
 import json
 import os
+import ssl
 import subprocess
 import threading
 import time
@@ -528,13 +529,50 @@ def test_no_secret_in_logs():
     check("event=login user=vera" in logs, "log-ins are not logged at all")
 
 
+def test_tls_cookie_is_secure():
+    """Under TLS (http.tls) the session cookie carries Secure."""
+    cert, key = os.path.join(D.root, "cert.pem"), os.path.join(D.root, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    D.config["http"]["tls"] = {"cert": cert, "key": key}
+    D.write_config()
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    log = open(D.log_path, "ab")
+    proc = subprocess.Popen([IOCD_BIN, "--config", D.config_path], stdout=log,
+                            stderr=subprocess.STDOUT, env=D.env)
+
+    def tls_login():
+        conn = http.client.HTTPSConnection("127.0.0.1", D.port, timeout=10, context=ctx)
+        conn.request("POST", "/api/v1/session", body=json.dumps(
+            {"user": "root", "password": ADMIN_PW}), headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        r.read()
+        out = r.status, r.getheader("set-cookie", "")
+        conn.close()
+        return out if r.status != 503 else None
+
+    try:
+        status, cookie = wait_for(tls_login, 60, "iocd over TLS")
+        check(status == 200, f"log-in over TLS answered {status}")
+        check("; Secure" in cookie and "HttpOnly" in cookie, f"cookie over TLS: {cookie}")
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        log.close()
+    check(ADMIN_PW not in D.logs(), "the admin password is in the log")
+
+
 def main():
     try:
         run([test_bootstrap, test_login_session_cookie, test_users_api,
              test_iocctl_users_and_tokens, test_every_role_every_route,
              test_every_role_websocket, test_revocation_closes_sockets, test_guessing_slowed,
              test_hashing_off_the_loop, test_audit_log, test_traversal_in_many_encodings, test_limits_and_headers,
-             test_restart_keeps_sessions_and_tokens, test_no_secret_in_logs])
+             test_restart_keeps_sessions_and_tokens, test_no_secret_in_logs,
+             test_tls_cookie_is_secure])
     finally:
         if D:
             D.cleanup()
