@@ -7,6 +7,7 @@
 
 #include "alerts/alerts_int.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "ioc/error.h"
 
 int64_t alerts_now(void)
@@ -348,7 +349,8 @@ static void send_notes(alerts_t *a, alerts_slot_t *s, const alert_sm_out_t *o)
                 .body = body, .alert_id = o->note_ids[i], .rule_id = r->id,
                 .event = alert_note_name(o->notes[i]),
             };
-            if (notifier_send(&a->notifier, &m))
+            int rc = notifier_send(&a->notifier, &m);
+            if (rc && rc != IOC_EFULL) /* a full channel has logged (and counted) the drop */
                 a->st.notifications_failed++;
         }
         cJSON_free(body);
@@ -440,6 +442,27 @@ static cJSON *snapshot(void *ud, const char *topic)
     return arr;
 }
 
+static void render_metrics(strbuf_t *out, void *ud)
+{
+    const alerts_t *a = ud;
+    static const char *const names[][3] = {
+        {"iocd_alerts_rules", "gauge", "Alert rules (config file and API)"},
+        {"iocd_alerts_pending", "gauge", "Alerts pending (condition true, waiting for `for`)"},
+        {"iocd_alerts_firing", "gauge", "Alerts firing"},
+        {"iocd_alerts_notifications_total", "counter", "Notification deliveries that succeeded"},
+        {"iocd_alerts_notifications_failed_total", "counter",
+         "Notifications given up (every attempt failed, or the channel's queue was full)"},
+        {"iocd_alerts_history_dropped_total", "counter",
+         "Alert history writes dropped (database queue full)"},
+    };
+    const uint64_t v[] = {a->nrules, a->st.pending, a->st.firing, a->st.notifications_sent,
+                          a->st.notifications_failed, a->st.history_dropped};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        metrics_header(out, names[i][0], names[i][1], names[i][2]);
+        strbuf_printf(out, "%s %llu\n", names[i][0], (unsigned long long)v[i]);
+    }
+}
+
 static void on_delivery(void *ud, const notify_result_t *r)
 {
     alerts_t *a = ud;
@@ -499,6 +522,7 @@ int alerts_create(uv_loop_t *loop, const config_t *cfg, hub_t *hub, alerts_t **o
     uv_timer_start(&a->tick, on_tick, ALERTS_TICK_MS, ALERTS_TICK_MS);
     if (hub)
         hub_set_snapshot_provider(hub, "alerts", snapshot, a);
+    metrics_register(render_metrics, a);
     *out = a;
     return IOC_OK;
 fail:
@@ -561,13 +585,9 @@ void alerts_close(alerts_t *a, void (*done)(void *ud), void *ud)
     a->closing_parts = 2;
     if (a->hub)
         hub_set_snapshot_provider(a->hub, "alerts", NULL, NULL);
+    metrics_unregister(render_metrics, a);
     uv_timer_stop(&a->tick);
     uv_close((uv_handle_t *)&a->tick, on_tick_closed);
     notifier_close(&a->notifier, on_notifier_closed, a);
 }
 
-void alerts_get_stats(const alerts_t *a, alerts_stats_t *out)
-{
-    *out = a->st;
-    out->rules = a->nrules;
-}

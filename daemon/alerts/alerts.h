@@ -28,6 +28,7 @@ void alerts_set_dsn(alerts_t *a, const char *dsn);
 /* One indicator value change (the engine's listener; ud is the alerts_t). */
 void alerts_on_value(void *ud, const char *indicator, const char *group, int64_t ts_us,
                      double value, bool has_value, const char *status);
+/* Its counters are on /metrics as iocd_alerts_* (registered with core/metrics.h). */
 /* Flushes queued history (briefly), stops webhooks and frees the module. */
 void alerts_close(alerts_t *a, void (*done)(void *ud), void *ud);
 
@@ -74,12 +75,5 @@ void alerts_silence(alerts_t *a, int64_t id, const char *who, int64_t until_us,
  * microseconds since the epoch. Returns 0 or IOC_EINVAL. */
 int alerts_parse_time(const char *s, int64_t *out);
 
-/* Counters (for /metrics). */
-typedef struct alerts_stats {
-    uint64_t rules, pending, firing;
-    uint64_t notifications_sent, notifications_failed;
-    uint64_t history_dropped;  /* history writes refused (database queue full) */
-} alerts_stats_t;
-void alerts_get_stats(const alerts_t *a, alerts_stats_t *out);
 
 #endif

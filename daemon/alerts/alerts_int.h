@@ -45,6 +45,13 @@ struct alerts_rent {
     bool slots_full_logged;
 };
 
+/* Counters for /metrics. */
+typedef struct alerts_stats {
+    uint64_t pending, firing;
+    uint64_t notifications_sent, notifications_failed;
+    uint64_t history_dropped;  /* history writes refused (database queue full) */
+} alerts_stats_t;
+
 struct alerts {
     uv_loop_t *loop;
     hub_t *hub;

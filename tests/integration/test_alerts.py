@@ -330,6 +330,10 @@ def test_webhook_retries_and_delivery_log():
     check(all(d["error"] for d in ds if not d["ok"]), f"failed attempts without an error: {ds}")
     time.sleep(2.5)
     check(len(Flaky.received) == 2, f"retried after success: {Flaky.received}")
+    m = S["d"].metrics()
+    check(m["iocd_alerts_rules"] == 2 and m["iocd_alerts_firing"] == 1, f"metrics {m}")
+    check(m["iocd_alerts_notifications_failed_total"] == 1, "the dead target gave up once")
+    check(m["iocd_alerts_notifications_total"] >= 1, "the flaky target's second try")
     srv.shutdown()
 
 
