@@ -366,6 +366,8 @@ static void on_hup(uv_signal_t *s, int signum)
         log_warn("main", "event=reload_partial detail=\"http, state_dir and database changes "
                          "take effect at the next restart\"");
     reports_apply(app->reports, ncfg);
+    if (app->alerts)
+        alerts_apply_config(app->alerts, ncfg);
     config_free(app->cfg);
     app->cfg = ncfg;
     log_info("main", "event=reloaded collectors=%zu", collectors_count(app->collectors));

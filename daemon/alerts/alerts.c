@@ -169,6 +169,58 @@ static int parse_config_rules(alerts_t *a, const config_t *cfg, bool keep, char 
     return IOC_OK;
 }
 
+/* True if cfg's alerts hold a rule with this id. */
+static bool config_has(const config_t *cfg, const char *id)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, cfg->alerts)
+    {
+        const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "id"));
+        if (s && strcmp(s, id) == 0)
+            return true;
+    }
+    return false;
+}
+
+void alerts_apply_config(alerts_t *a, const config_t *cfg)
+{
+    alert_env_t env;
+    const cJSON *it;
+    size_t added = 0, changed = 0, removed = 0;
+    alerts_env(a, &env);
+    for (size_t i = a->nrules; i-- > 0;)
+        if (a->rules[i]->r->from_config && !config_has(cfg, a->rules[i]->r->id)) {
+            alerts_rule_remove(a, a->rules[i]);
+            removed++;
+        }
+    cJSON_ArrayForEach(it, cfg->alerts)
+    {
+        alert_rule_t *r;
+        alert_err_t e;
+        if (alert_rule_parse(it, NULL, true, &env, &r, &e)) {
+            log_warn("alerts", "event=config_rule_skipped field=%s error=\"%s\"", e.field, e.msg);
+            continue;
+        }
+        alerts_rent_t *re = alerts_rule_find(a, r->id);
+        if (re && !re->r->from_config) {
+            log_warn("alerts", "event=config_rule_skipped id=%s reason=\"an API rule has this id\"",
+                     r->id);
+            alert_rule_free(r);
+        } else if (re && cJSON_Compare(re->r->def, r->def, true)) {
+            alert_rule_free(r);
+        } else if (re) {
+            alerts_rule_replace(a, re, r);
+            changed++;
+        } else if (a->nrules >= ALERTS_MAX_RULES) {
+            alert_rule_free(r);
+        } else if (alerts_rule_add(a, r)) {
+            added++;
+        }
+    }
+    log_info("alerts", "event=config_applied added=%zu changed=%zu removed=%zu", added, changed,
+             removed);
+}
+
 int alerts_check_config(const config_t *cfg, char *err, size_t errlen)
 {
     alerts_t a = {0};

@@ -22,6 +22,11 @@ int alerts_check_config(const config_t *cfg, char *err, size_t errlen);
  * the "alerts" snapshot provider. Returns 0 or an ioc_err_t with the message in err. */
 int alerts_create(uv_loop_t *loop, const config_t *cfg, hub_t *hub, alerts_t **out, char *err,
                   size_t errlen);
+/* After SIGHUP (cfg already checked with alerts_check_config): the config file's rules are
+ * added, changed (their alerts kept when indicator and group stay) or removed to match cfg.
+ * Skipped (logged): a new id that an API rule already has, and a rule on an indicator that
+ * only the new file has (indicators change at restart). Nothing of cfg is kept. */
+void alerts_apply_config(alerts_t *a, const config_t *cfg);
 /* Gives the module its database: it loads the stored rules and the active alerts, then stores
  * every change. Call once. */
 void alerts_set_dsn(alerts_t *a, const char *dsn);

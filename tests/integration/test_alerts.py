@@ -6,6 +6,7 @@ import hashlib
 import http.server
 import json
 import os
+import signal
 import threading
 import time
 import urllib.parse
@@ -337,6 +338,33 @@ def test_webhook_retries_and_delivery_log():
     srv.shutdown()
 
 
+def test_sighup_applies_config_rules():
+    d = S["d"]
+    changed = dict(CONFIG_RULE, condition={"op": ">", "value": 2000})
+    added = dict(CONFIG_RULE, id="cfg-added", name="Thêm khi nạp lại")
+    d.write_config(dict(d.config, alerts=[changed, added]))
+    d.signal(signal.SIGHUP)
+
+    def rules():
+        status, rs = call("GET", "/api/v1/alert-rules", headers={})
+        by = {r["id"]: r for r in rs}
+        return by if "cfg-added" in by else None
+    by = wait_for(rules, 5, "the reloaded rules")
+    check(by["cfg-overdue"]["condition"]["value"] == 2000 and by["cfg-added"]["readonly"], f"{by}")
+    d.write_config(dict(d.config, alerts=[changed]))
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: "cfg-added" not in {r["id"] for r in call("GET", "/api/v1/alert-rules",
+                                                                 headers={})[1]}, 5,
+             "the removed config rule to go")
+    bad = dict(CONFIG_RULE, condition={"op": ">", "value": 1, "clear": 9})
+    d.write_config(dict(d.config, alerts=[bad]))
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: "reason=alerts" in open(d.log_path, encoding="utf-8").read(), 5,
+             "the bad reload refused")
+    status, r = call("GET", "/api/v1/alert-rules/cfg-overdue", headers={})
+    check(r["condition"]["value"] == 2000, f"a refused reload changed the rule: {r}")
+
+
 def teardown():
     S["d"].stop()
 
@@ -346,6 +374,7 @@ if __name__ == "__main__":
     try:
         run([test_validation, test_create_rule, test_short_breach_never_fires, test_fires_once,
              test_ack, test_hysteresis_then_resolve, test_silence, test_preview,
-             test_restart_keeps_rules_and_alert, test_webhook_retries_and_delivery_log])
+             test_restart_keeps_rules_and_alert, test_webhook_retries_and_delivery_log,
+             test_sighup_applies_config_rules])
     finally:
         teardown()
