@@ -135,7 +135,7 @@ struct web_ws {
 /* lws callback of the "ioc.v1" protocol (web_ws.c). */
 int web_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len);
-/* Keepalive for WebSocket connections: ping when idle, hang up when pongs stop. */
+/* The vhost's retry policy: no lws ping/hangup timers (web_ws.c says why; TCP keepalive instead). */
 extern const lws_retry_bo_t web_ws_retry;
 
 #define WEB_WS_PROTOCOL_ENTRY                                                                  \

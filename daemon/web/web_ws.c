@@ -1,23 +1,43 @@
 /* The /ws WebSocket endpoint (protocol "ioc.v1"): upgrade checks, message reassembly with a
  * size bound, and one-frame-per-callback writes, handed to the handler the hub installs. */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "core/log.h"
 #include "ioc/error.h"
 #include "web/web_int.h"
 
-#define WS_PING_S 30   /* idle seconds before lws sends a ping */
-#define WS_HANGUP_S 60 /* idle seconds (no pong) before lws hangs up */
-#define WS_CLOSE_S 5   /* seconds a closing connection may take to send its close frame */
+#define WS_KEEPIDLE_S 30 /* idle seconds before TCP keepalive probes a /ws peer */
+#define WS_KEEPINTVL_S 10 /* seconds between probes */
+#define WS_KEEPCNT 3      /* unanswered probes before the kernel drops the connection */
+#define WS_CLOSE_S 5      /* seconds a closing connection may take to send its close frame */
 
 _Static_assert(WEB_WS_PRE >= LWS_PRE, "WEB_WS_PRE must cover lws's LWS_PRE");
 
-const lws_retry_bo_t web_ws_retry = {
-    .secs_since_valid_ping = WS_PING_S,
-    .secs_since_valid_hangup = WS_HANGUP_S,
-};
+/* No lws ping/hangup ("validity") timers: lws 4.1 keeps all its timers in one sorted linked
+ * list, so each connection's timer cost a walk of the whole list when the connection was
+ * established and again at each ping: at 10k clients that held the loop for seconds (see
+ * BENCHMARKS.md). Dead peers are found by TCP keepalive instead (keepalive() below), which
+ * costs nothing in user space. An explicit policy is needed: without one lws pings every 300 s. */
+const lws_retry_bo_t web_ws_retry = {.secs_since_valid_ping = 0, .secs_since_valid_hangup = 0};
+
+/* Turns on TCP keepalive for a WebSocket peer: a host that vanished without closing is
+ * dropped after about WS_KEEPIDLE_S + WS_KEEPCNT * WS_KEEPINTVL_S seconds. */
+static void keepalive(struct lws *wsi)
+{
+    int fd = lws_get_socket_fd(wsi), on = 1, idle = WS_KEEPIDLE_S, intvl = WS_KEEPINTVL_S,
+        cnt = WS_KEEPCNT;
+
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt) < 0)
+        log_warn("web", "event=ws_keepalive_failed fd=%d", fd);
+}
 
 void web_set_ws_handler(web_t *w, const web_ws_handler_t *h, void *ud)
 {
@@ -192,6 +212,7 @@ int web_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_ESTABLISHED:
         ws->wsi = wsi;
         ws->w = w;
+        keepalive(wsi);
         if (!w->ws_handler || w->closing)
             return -1;
         ws->conn = w->ws_handler->open(w->ws_ud, ws);

@@ -76,6 +76,13 @@ class Hub:
             })
             self.iocd.start()
             self.port, self.pid = self.iocd.port, self.iocd.proc.pid
+            # A value before the clients come: an indicator without data is republished at every
+            # engine tick (its ts is the tick's), which would stream frames to the "idle" clients.
+            status, body, _ = self.iocd.request("POST", "/api/v1/write", body=b"bench value=0\n",
+                                                headers={"Authorization": f"Bearer {WRITER}"})
+            if status != 204:
+                raise AssertionError(f"seed write answered {status}: {body!r}")
+            time.sleep(0.6)
             return
         if self.kind == "node":
             cmd = ["node", os.path.join(HERE, "node_hub.mjs"), str(self.port)]
@@ -90,7 +97,13 @@ class Hub:
     def stop(self):
         """Stops the hub; returns what it printed on the way out (the floor's burst times)."""
         if self.iocd:
-            self.iocd.stop()
+            try:
+                self.iocd.stop()
+            except AssertionError:
+                os.system(f"gdb -p {self.pid} -batch -ex 'thread apply all bt' 2>&1 | grep -E '^#|^Thread' >&2")
+                os.system(f"perf record -p {self.pid} -o /tmp/perf.hang.data -- sleep 3 >/dev/null 2>&1; perf report -i /tmp/perf.hang.data --no-children --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -20 >&2")
+                os.system(f"tail -20 {self.iocd.log_path} >&2")
+                raise
             self.iocd.cleanup()
             return ""
         self.proc.send_signal(signal.SIGTERM)
@@ -195,15 +208,15 @@ class FlushProbe:
         return times or None
 
 
-def figures(pg, build, quick):
+def figures(pg, build, quick, sizes=None, hubs=("floor", "node", "iocd")):
     """Runs the fan-out comparison. Returns (rows for the table, figures)."""
     limit = raise_nofile()
-    sizes = [1000] if quick else [1000, 5000, 10000]
+    sizes = sizes or ([1000] if quick else [1000, 5000, 10000])
     sizes = [n for n in sizes if n + 200 <= limit]
     updates = 20 if quick else 30
     rows, results = [], {}
     for n in sizes:
-        for kind in ("floor", "node", "iocd"):
+        for kind in hubs:
             r = run_one(kind, build, pg, n, updates)
             lat = r["lat_ms"]
             ok = int(r["receipts"]) == int(r["expected"]) and int(r["clients_ready"]) == n
@@ -255,13 +268,15 @@ def main():
     from harness import Pg
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--clients", type=int, action="append", help="client counts (default 1k, 5k, 10k)")
+    ap.add_argument("--hubs", default="floor,node,iocd")
     ap.add_argument("--build", default=os.environ.get("IOCD_BUILD_DIR", os.path.join(HERE, "..", "..", "build")))
     args = ap.parse_args()
     harness.IOCD_BIN = os.path.join(args.build, "iocd")
     pg = Pg(tempfile.mkdtemp(prefix="iocd-bench-pg-"))
     pg.start()
     try:
-        rows, figs = figures(pg, args.build, args.quick)
+        rows, figs = figures(pg, args.build, args.quick, args.clients, args.hubs.split(','))
     finally:
         pg.stop()
     print_rows(rows)
