@@ -159,7 +159,8 @@ static int parse_condition(const cJSON *j, alert_rule_t *r, alert_err_t *e)
     if (!c)
         return fail(e, 400, "condition", "required");
     if (!cJSON_IsObject(c))
-        return fail(e, 400, "condition", "expected an object such as {\"op\": \">\", \"value\": 30}");
+        return fail(e, 400, "condition",
+                    "expected an object such as {\"op\": \">\", \"value\": 30}");
     if ((rc = get_str(c, "op", "condition.op", true, &op, e)))
         return rc;
     if (parse_cmp(op, &r->op) == 0) {
@@ -208,8 +209,8 @@ static int parse_condition(const cJSON *j, alert_rule_t *r, alert_err_t *e)
             return fail(e, 422, "condition.after", "at least 1s");
         return IOC_OK;
     }
-    return fail(e, 422, "condition.op",
-                "unknown op (use \">\", \">=\", \"<\", \"<=\", \"outside\", \"rate\" or \"nodata\")");
+    return fail(e, 422, "condition.op", "unknown op (use \">\", \">=\", \"<\", \"<=\", "
+                                        "\"outside\", \"rate\" or \"nodata\")");
 }
 
 static int parse_notify(const cJSON *j, alert_rule_t *r, alert_err_t *e)

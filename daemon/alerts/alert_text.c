@@ -1,4 +1,4 @@
-/* Alert message templates: {name}, {indicator}, {group}, {value}, {unit}, {threshold}, {severity}. */
+/* Alert message templates: {name} {indicator} {group} {value} {unit} {threshold} {severity}. */
 #include <stdio.h>
 #include <string.h>
 

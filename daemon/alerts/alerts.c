@@ -82,7 +82,8 @@ static int load_inds(alerts_t *a, const config_t *cfg)
         alerts_ind_t *ind = &a->inds[a->ninds++];
         ind->id = strdup(id->valuestring);
         ind->name_vi = strdup(cJSON_IsString(vi) ? vi->valuestring : id->valuestring);
-        ind->name_en = strdup(cJSON_IsString(en) ? en->valuestring : ind->name_vi ? ind->name_vi : "");
+        const char *name_en = cJSON_IsString(en) ? en->valuestring : ind->name_vi;
+        ind->name_en = name_en ? strdup(name_en) : NULL;
         ind->unit = strdup(cJSON_IsString(unit) ? unit->valuestring : "");
         ind->grouped = cJSON_GetArraySize(gb) > 0;
         if (!ind->id || !ind->name_vi || !ind->name_en || !ind->unit)
@@ -390,7 +391,8 @@ static void send_notes(alerts_t *a, alerts_slot_t *s, const alert_sm_out_t *o)
         cJSON *doc = alerts_doc(s);
         if (!doc)
             continue;
-        cJSON_ReplaceItemInObjectCaseSensitive(doc, "id", cJSON_CreateNumber((double)o->note_ids[i]));
+        cJSON_ReplaceItemInObjectCaseSensitive(doc, "id",
+                                               cJSON_CreateNumber((double)o->note_ids[i]));
         cJSON_AddStringToObject(doc, "event", alert_note_name(o->notes[i]));
         char *body = cJSON_PrintUnformatted(doc);
         cJSON_Delete(doc);

@@ -230,9 +230,11 @@ static void on_rules_loaded(void *ud, int status, PGresult *res)
         alert_rule_t *r;
         alert_err_t e;
         if (alerts_rule_find(a, id)) {
-            log_warn("alerts", "event=rule_shadowed id=%s detail=\"a config rule has this id\"", id);
+            log_warn("alerts", "event=rule_shadowed id=%s detail=\"a config rule has this id\"",
+                     id);
         } else if (alert_rule_parse(def, id, false, &env, &r, &e)) {
-            log_warn("alerts", "event=rule_invalid id=%s field=%s error=\"%s\"", id, e.field, e.msg);
+            log_warn("alerts", "event=rule_invalid id=%s field=%s error=\"%s\"", id, e.field,
+                     e.msg);
         } else if (a->nrules < ALERTS_MAX_RULES) {
             alerts_rule_add(a, r);
         } else {

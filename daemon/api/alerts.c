@@ -263,7 +263,8 @@ static void handle_alert(web_req_t *req, void *ud)
     } else if (!strcmp(action, "silence") && !cJSON_IsString(u)) {
         respond_error(req, 400, "until", "required: an ISO 8601 time");
     } else if (!strcmp(action, "silence") && alerts_parse_time(u->valuestring, &until)) {
-        respond_error(req, 422, "until", "expected an ISO 8601 time, e.g. 2025-01-31T18:00:00+07:00");
+        respond_error(req, 422, "until",
+                      "expected an ISO 8601 time, e.g. 2025-01-31T18:00:00+07:00");
     } else {
         areq_t *r = wait_req(req);
         if (r && !strcmp(action, "ack"))

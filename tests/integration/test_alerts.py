@@ -90,7 +90,8 @@ def setup():
 
 def call(method, path, body=None, headers=None):
     data = json.dumps(body).encode() if body is not None else None
-    status, resp, _ = S["d"].request(method, path, data, headers if headers is not None else S["op"])
+    hdrs = headers if headers is not None else S["op"]
+    status, resp, _ = S["d"].request(method, path, data, hdrs)
     return status, json.loads(resp) if resp else None
 
 
@@ -314,7 +315,8 @@ def test_webhook_retries_and_delivery_log():
     dead = "http://127.0.0.1:1/closed"  # nothing listens: connection refused
     status, rule = call("POST", "/api/v1/alert-rules", rule_body(
         name="Bến Lức", group="Bến Lức", **{"for": "0s"},
-        notify=[{"webhook": flaky, "retries": 2}, {"webhook": dead, "retries": 1, "timeout": "1s"}]))
+        notify=[{"webhook": flaky, "retries": 2},
+                {"webhook": dead, "retries": 1, "timeout": "1s"}]))
     check(status == 201, f"{status} {rule}")
     write(50, "Bến Lức")
     wait_for(lambda: len(Flaky.received) == 2, 10, "the retried webhook")

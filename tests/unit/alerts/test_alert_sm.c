@@ -303,7 +303,8 @@ static void test_rule_errors_name_the_field(void **state)
         int http;
     } cases[] = {
         {"{\"indicator\":\"i\",\"condition\":{\"op\":\">\",\"value\":1}}", "name", 400},
-        {"{\"name\":\"n\",\"indicator\":\"i\",\"condition\":{\"op\":\">\"}}", "condition.value", 400},
+        {"{\"name\":\"n\",\"indicator\":\"i\",\"condition\":{\"op\":\">\"}}", "condition.value",
+         400},
         {"{\"name\":\"n\",\"indicator\":\"i\",\"condition\":{\"op\":\">\",\"value\":1,\"x\":1}}",
          "condition.x", 422},
         {"{\"name\":\"n\",\"indicator\":\"i\",\"condition\":{\"op\":\"rate\",\"window\":\"30s\","
