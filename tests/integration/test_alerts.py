@@ -7,11 +7,12 @@ import http.server
 import json
 import os
 import signal
+import tempfile
 import threading
 import time
 import urllib.parse
 
-from harness import Iocd, check, psql, run, wait_for, writer_token_config
+from harness import Iocd, Pg, check, psql, run, wait_for, writer_token_config
 from wsclient import WsClient
 
 BASE_DSN = os.environ["IOCD_TEST_DSN"]
@@ -367,6 +368,50 @@ def test_sighup_applies_config_rules():
     check(r["condition"]["value"] == 2000, f"a refused reload changed the rule: {r}")
 
 
+def test_database_outage():
+    """PostgreSQL stops while an alert fires and resolves: the lifecycle goes on, rule changes
+    answer 503, and the queued history is stored once the database is back."""
+    root = tempfile.mkdtemp(prefix="iocd-alerts-outage-")
+    pg = Pg(root)
+    pg.start()
+    dsn = pg.create_db("iocd")
+    rule = dict(CONFIG_RULE, condition={"op": ">", "value": 10}, group="Tân An")
+    auth, wtoken = writer_token_config()
+    d = Iocd({"database": {"dsn": dsn}, "auth": dict(auth, anonymous_role="operator"),
+              "indicators": INDICATORS, "alerts": [rule], "ingest": {"batch_max_delay": "50ms"}},
+             root=root)
+    w = {"Authorization": f"Bearer {wtoken}"}
+    try:
+        d.start()
+        line = "feedback,district=Tân\\ An,id=hotline overdue={}"
+        check(d.request("POST", "/api/v1/write", line.format(50).encode(), w)[0] == 204, "write")
+
+        def firing():
+            status, body, _ = d.request("GET", "/api/v1/alerts?state=firing")
+            return json.loads(body) if status == 200 and json.loads(body) else None
+        a = wait_for(firing, 20, "the alert stored as firing")[0]
+        pg.stop()
+        wait_for(lambda: d.health()["db"] == "down", 20, "/healthz to say db down")
+        d.request("POST", "/api/v1/write", line.format(1).encode(), w)  # spooled, still fed
+        wait_for(lambda: d.metrics()["iocd_alerts_firing"] == 0, 10, "resolved during the outage")
+        status, _, _ = d.request("POST", "/api/v1/alert-rules", json.dumps(rule_body()).encode(),
+                                 {"Content-Type": "application/json"})
+        check(status == 503, f"rule created without a database: {status}")
+        status, _, _ = d.request("GET", "/api/v1/alerts")
+        check(status == 503, f"history listed without a database: {status}")
+        pg.start()
+
+        def resolved():
+            status, body, _ = d.request("GET", f"/api/v1/alerts/{a['id']}")
+            doc = json.loads(body) if status == 200 else None
+            return doc if doc and doc["state"] == "resolved" else None
+        doc = wait_for(resolved, 40, "the resolution written after the outage")
+        check([e["event"] for e in doc["events"]] == ["firing", "resolved"], f"{doc['events']}")
+    finally:
+        d.stop()
+        pg.stop()
+
+
 def teardown():
     S["d"].stop()
 
@@ -377,6 +422,6 @@ if __name__ == "__main__":
         run([test_validation, test_create_rule, test_short_breach_never_fires, test_fires_once,
              test_ack, test_hysteresis_then_resolve, test_silence, test_preview,
              test_restart_keeps_rules_and_alert, test_webhook_retries_and_delivery_log,
-             test_sighup_applies_config_rules])
+             test_sighup_applies_config_rules, test_database_outage])
     finally:
         teardown()
