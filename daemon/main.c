@@ -389,6 +389,11 @@ static int start(app_t *app)
                   strerror(errno));
         return IOC_EIO;
     }
+    char idmsg[512];
+    if ((rc = batch_id_init(cfg->state_dir, idmsg, sizeof idmsg))) {
+        log_error("main", "event=batch_id_failed error=\"%s\"", idmsg);
+        return rc;
+    }
     snprintf(path, sizeof path, "%s/spool", cfg->state_dir);
     spool_opts_t so = {.dir = path, .max_bytes = cfg->spool_max_bytes};
     if ((rc = spool_open(app->loop, &so, &app->spool))) {

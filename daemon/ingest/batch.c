@@ -1,8 +1,6 @@
 /* Batches of samples: growable arrays, a compact binary record format, and batch ids. */
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ingest/batch.h"
 #include "ioc/error.h"
@@ -261,18 +259,4 @@ int batch_decode(const void *data, size_t len, batch_t **out)
 out:
     batch_free(b);
     return rc;
-}
-
-uint64_t batch_next_id(void)
-{
-    static _Atomic uint64_t last;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t now = ((uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u) << 12;
-    uint64_t prev = atomic_load(&last);
-    uint64_t next;
-    do {
-        next = now > prev ? now : prev + 1;
-    } while (!atomic_compare_exchange_weak(&last, &prev, next));
-    return next;
 }

@@ -43,8 +43,16 @@ int batch_encode(const batch_t *b, strbuf_t *out);
  * IOC_ECORRUPT for anything malformed (bounds are checked; never reads past len). */
 int batch_decode(const void *data, size_t len, batch_t **out);
 
-/* Makes a new batch id: wall-clock microseconds in the high bits and a counter in the low
- * 12 bits, strictly increasing within a process and across restarts of one host. */
+/* Batch ids do not depend on the clock (which may step back across a restart): an id is
+ * epoch (20 bits: starts of this state_dir) | instance (12 bits: random per state_dir, so two
+ * daemons sharing a database rarely meet) | counter (31 bits). */
+
+/* Reads <state_dir>/batch_epoch, increments the epoch and writes it back durably (temp file,
+ * fsync, rename) before any id is made. Call once at start-up, before the loop runs (it does
+ * blocking file I/O). Returns 0 or IOC_EIO with the reason in err. */
+int batch_id_init(const char *state_dir, char *err, size_t errlen);
+/* Makes a new batch id, strictly increasing within the process. Without batch_id_init (tests)
+ * the epoch is 0 and the instance bits come from the clock. */
 uint64_t batch_next_id(void);
 
 #endif
