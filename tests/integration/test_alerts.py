@@ -54,6 +54,18 @@ class Flaky(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class Slow(http.server.BaseHTTPRequestHandler):
+    """A webhook receiver that answers after 3 s (past the rule's timeout)."""
+
+    def do_POST(self):
+        time.sleep(3)
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
 def fresh_db(name):
     psql(BASE_DSN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     psql(BASE_DSN, f'CREATE DATABASE "{name}"')
@@ -314,10 +326,14 @@ def test_webhook_retries_and_delivery_log():
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     flaky = f"http://127.0.0.1:{srv.server_address[1]}/flaky"
     dead = "http://127.0.0.1:1/closed"  # nothing listens: connection refused
+    slow_srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=slow_srv.serve_forever, daemon=True).start()
+    slow = f"http://127.0.0.1:{slow_srv.server_address[1]}/slow"
     status, rule = call("POST", "/api/v1/alert-rules", rule_body(
         name="Bến Lức", group="Bến Lức", **{"for": "0s"},
         notify=[{"webhook": flaky, "retries": 2},
-                {"webhook": dead, "retries": 1, "timeout": "1s"}]))
+                {"webhook": dead, "retries": 1, "timeout": "1s"},
+                {"webhook": slow, "retries": 0, "timeout": "500ms"}]))
     check(status == 201, f"{status} {rule}")
     write(50, "Bến Lức")
     wait_for(lambda: len(Flaky.received) == 2, 10, "the retried webhook")
@@ -326,19 +342,23 @@ def test_webhook_retries_and_delivery_log():
 
     def deliveries():
         status, a = call("GET", f"/api/v1/alerts/{Flaky.received[0]['id']}", headers={})
-        return a["deliveries"] if len(a["deliveries"]) == 4 else None
-    ds = wait_for(deliveries, 10, "four delivery attempts logged")
+        return a["deliveries"] if len(a["deliveries"]) == 5 else None
+    ds = wait_for(deliveries, 10, "five delivery attempts logged")
     mine = [(d["target"], d["attempt"], d["ok"], d["status"]) for d in ds]
     check(sorted(mine) == sorted([(flaky, 1, False, 500), (flaky, 2, True, 200),
-                                  (dead, 1, False, 0), (dead, 2, False, 0)]), f"deliveries {ds}")
+                                  (dead, 1, False, 0), (dead, 2, False, 0),
+                                  (slow, 1, False, 0)]), f"deliveries {ds}")
+    check("timed out" in [d for d in ds if d["target"] == slow][0]["error"].lower() or
+          "timeout" in [d for d in ds if d["target"] == slow][0]["error"].lower(), f"{ds}")
     check(all(d["error"] for d in ds if not d["ok"]), f"failed attempts without an error: {ds}")
     time.sleep(2.5)
     check(len(Flaky.received) == 2, f"retried after success: {Flaky.received}")
     m = S["d"].metrics()
     check(m["iocd_alerts_rules"] == 2 and m["iocd_alerts_firing"] == 1, f"metrics {m}")
-    check(m["iocd_alerts_notifications_failed_total"] == 1, "the dead target gave up once")
+    check(m["iocd_alerts_notifications_failed_total"] == 2, "the dead and slow targets gave up")
     check(m["iocd_alerts_notifications_total"] >= 1, "the flaky target's second try")
     srv.shutdown()
+    slow_srv.shutdown()
 
 
 def test_sighup_applies_config_rules():
