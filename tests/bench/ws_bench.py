@@ -100,9 +100,7 @@ class Hub:
             try:
                 self.iocd.stop()
             except AssertionError:
-                os.system(f"gdb -p {self.pid} -batch -ex 'thread apply all bt' 2>&1 | grep -E '^#|^Thread' >&2")
-                os.system(f"perf record -p {self.pid} -o /tmp/perf.hang.data -- sleep 3 >/dev/null 2>&1; perf report -i /tmp/perf.hang.data --no-children --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -20 >&2")
-                os.system(f"tail -20 {self.iocd.log_path} >&2")
+                sys.stderr.write(self.iocd.logs()[-3000:])
                 raise
             self.iocd.cleanup()
             return ""
@@ -229,6 +227,8 @@ def figures(pg, build, quick, sizes=None, hubs=("floor", "node", "iocd")):
                 "kb_per_client": (r["rss1_kb"] - r["rss0_kb"]) / n,
                 "ok": ok,
             }
+            row["burst_ms"] = float(r["burst_p50_ms"]) if "burst_p50_ms" in r else None
+            row["client_cpu_ms"] = float(r["client_cpu_s"]) * 1000 / updates
             hub_lat = r["hub_ms"]
             row["hub_p50"] = percentile(hub_lat, 0.5) if hub_lat else None
             row["hub_p99"] = percentile(hub_lat, 0.99) if hub_lat else None
@@ -249,6 +249,10 @@ def figures(pg, build, quick, sizes=None, hubs=("floor", "node", "iocd")):
         ("ws_hub_p99_ms", fmt(io["hub_p99"]), "same, p99"),
         ("ws_hub_p99_vs_node", fmt(io["hub_p99"] and io["hub_p99"] / node["p99"], 2), "fan-out alone vs Node (goal <= 1)"),
         ("ws_hub_p99_vs_floor", fmt(io["hub_p99"] and io["hub_p99"] / floor["p99"], 2), "fan-out alone vs floor (goal <= 1.2)"),
+        ("ws_floor_burst_ms", fmt(floor["burst_ms"]), "floor's own write() loop per update, p50: the "
+         "load client keeps up if receipts end near it"),
+        ("ws_client_cpu_ms", fmt(io["client_cpu_ms"]), "load client CPU per update (iocd run), vs "
+         f"{io['cpu_ms']:.1f} ms of iocd's"),
         ("ws_kb_per_client", f"{io['kb_per_client']:.1f}", "iocd RSS growth per idle subscribed client (goal <= 4)"),
         ("ws_node_kb_per_client", f"{node['kb_per_client']:.1f}", "Node hub, same measure"),
     ]
