@@ -1,4 +1,5 @@
 // The operator console: tabs, live alerts over /ws, ack/silence, history, rules, collectors' health.
+// Who is signed in, and signing in and out, is the shared header's (common/session.js).
 import "./strings.js";
 import { t, getLang, setLang, onLangChange, applyI18n } from "../common/i18n.js";
 import { apiGet, apiSend, onUnauthorized } from "../common/api.js";
@@ -128,43 +129,6 @@ function showTab(name) {
   refresh();
 }
 
-async function whoAmI() {
-  try {
-    const me = await apiGet("/api/v1/session");
-    $("#who").textContent = t("op.who", { name: me.name, role: me.role });
-    $("#login-btn").textContent = t(me.user ? "op.logout" : "op.login");
-    $("#login-btn").dataset.user = me.user || "";
-  } catch (e) {
-    $("#who").textContent = "";
-  }
-}
-
-$("#login-btn").addEventListener("click", async () => {
-  if ($("#login-btn").dataset.user) {
-    await apiSend("DELETE", "/api/v1/session").catch(() => null);
-    location.reload();
-    return;
-  }
-  $("#login-dialog").showModal();
-});
-
-$("#login-form").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  const f = ev.target;
-  if (ev.submitter && ev.submitter.value === "cancel") {
-    $("#login-dialog").close();
-    return;
-  }
-  try {
-    await apiSend("POST", "/api/v1/session", { user: f.user.value, password: f.password.value });
-    location.reload();
-  } catch (e) {
-    const p = f.querySelector(".form-error");
-    p.hidden = false;
-    p.textContent = e.status === 401 ? t("err.login") : e.message;
-  }
-});
-
 $("#rule-new").addEventListener("click", () => rules.open(null));
 $("#history-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
@@ -179,7 +143,6 @@ function renderLang() {
   const c = $("#conn");
   c.textContent = lastConn[0] === "closed" ? t("conn.closed", { s: Math.ceil(lastConn[1].retryMs / 1000) }) : t(`conn.${lastConn[0]}`);
   active.render();
-  whoAmI();
   refresh();
 }
 onLangChange(renderLang);
@@ -194,6 +157,5 @@ setInterval(() => tab === "health" && refresh(), HEALTH_EVERY_MS);
 applyI18n();
 for (const b of document.querySelectorAll("[data-lang]")) b.setAttribute("aria-pressed", String(b.dataset.lang === getLang()));
 $("#clock").textContent = fmtTime(new Date());
-whoAmI();
 showTab(tab);
 connect();
