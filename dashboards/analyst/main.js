@@ -1,15 +1,15 @@
 // The analysts' reports page: builds GET /api/v1/export queries, previews them (JSON: a table
 // and a chart) and downloads the same query as CSV, JSON or XLSX.
 import "./strings.js";
-import { apiGet, apiSend, onUnauthorized } from "../common/api.js";
+import { apiGet, onUnauthorized } from "../common/api.js";
 import { baseOption, makeChart } from "../common/charts.js";
 import { fmtNumber, fmtValue } from "../common/format.js";
 import { applyI18n, getLang, localName, onLangChange, setLang, t } from "../common/i18n.js";
+import { signInLink } from "../common/session.js";
 
 const PREVIEW_MAX = 2000;
 const form = document.getElementById("query");
 const banner = document.getElementById("banner");
-const login = document.getElementById("login");
 const list = document.getElementById("ind-list");
 const download = document.getElementById("download");
 let indicators = [];
@@ -169,7 +169,6 @@ async function loadIndicators() {
   try {
     const doc = await apiGet("/api/v1/indicators");
     indicators = doc.indicators || [];
-    login.hidden = true;
     renderIndicators();
     const want = new URLSearchParams(location.search).get("indicators");
     if (want) {
@@ -204,18 +203,8 @@ function start() {
     if (last) form.requestSubmit();
   });
   onUnauthorized(() => {
-    login.hidden = false;
-  });
-  login.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const f = new FormData(login);
-    try {
-      await apiSend("POST", "/api/v1/session", { user: f.get("user"), password: f.get("password") });
-      say("");
-      await loadIndicators();
-    } catch (e) {
-      say(t("an.error", { msg: e.message }));
-    }
+    say(t("an.login.why"));
+    banner.append(signInLink());
   });
   form.addEventListener("submit", preview);
   form.addEventListener("change", updateDownload);

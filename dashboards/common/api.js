@@ -1,5 +1,5 @@
-// HTTP API calls for the pages: JSON in and out, errors as ApiError, one handler for 401.
-let unauthorized = null;
+// HTTP API calls for the pages: JSON in and out, errors as ApiError, handlers for 401.
+const unauthorized = [];
 
 // An HTTP answer other than 2xx: status, parsed body (or text) and the API's message.
 export class ApiError extends Error {
@@ -11,9 +11,10 @@ export class ApiError extends Error {
   }
 }
 
-// fn(error) is called for every 401 (no valid credentials and no anonymous access).
+// Adds fn(error), called for every 401 (no valid credentials and no anonymous access); the page
+// and the shared header (common/session.js) each add theirs.
 export function onUnauthorized(fn) {
-  unauthorized = fn;
+  unauthorized.push(fn);
 }
 
 async function call(method, path, body) {
@@ -32,7 +33,7 @@ async function call(method, path, body) {
   }
   if (!r.ok) {
     const err = new ApiError(r.status, data);
-    if (r.status === 401 && unauthorized) unauthorized(err);
+    if (r.status === 401) for (const fn of unauthorized) fn(err);
     throw err;
   }
   return data;

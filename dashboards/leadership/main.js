@@ -4,6 +4,7 @@ import { t, getLang, setLang, onLangChange, applyI18n } from "../common/i18n.js"
 import { apiGet, onUnauthorized } from "../common/api.js";
 import { fmtTime, fmtAgo } from "../common/format.js";
 import { IocSocket } from "../common/ws.js";
+import { signInLink } from "../common/session.js";
 import { DashState } from "./state.js";
 import { Tiles } from "./tiles.js";
 import { Detail, fetchSeries } from "./detail.js";
@@ -53,9 +54,11 @@ async function probeAccess() {
   }
 }
 
-function showFatal(text) {
+// Stops live updates and says why; signIn: with a link to the sign-in page (a 401).
+function showFatal(text, signIn) {
   fatal = true;
   banner(text);
+  if (signIn) $("#banner").append(signInLink());
   if (socket) socket.close();
   socket = null;
 }
@@ -157,7 +160,7 @@ async function load() {
     const doc = await apiGet("/api/v1/indicators");
     state.setIndicators(doc);
   } catch (e) {
-    if (e.status === 401) return showFatal(t("err.401"));
+    if (e.status === 401) return showFatal(t("err.401"), true);
     if (e.status === 403) return showFatal(t("err.403"));
     banner(t("err.load", { msg: e.message }), "warn");
     setTimeout(load, 5000);
@@ -210,7 +213,7 @@ function tick() {
   if (!fatal && state.defs.length) renderAll();
 }
 
-onUnauthorized(() => showFatal(t("err.401")));
+onUnauthorized(() => showFatal(t("err.401"), true));
 onLangChange(() => {
   relabel();
   if (fatal) return;

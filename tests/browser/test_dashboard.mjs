@@ -223,16 +223,16 @@ async function main() {
     await waitFor(() => page.evaluate(() => document.querySelectorAll('.tile.is-stale:not([data-id="t.quiet"])').length === 0), 5000, "stale marks cleared");
     ok("reconnects with back-off and resyncs");
 
-    // Without anonymous access: a clear message, on the open page and on a fresh one.
+    // Without anonymous access: the open page says so with a sign-in link; a fresh one goes to sign in.
     await d.stop();
     await d.start({ auth });
     const fresh = await browser.context.newPage();
     await fresh.goto(`${d.url}/`);
-    await waitFor(() => fresh.evaluate(() => !document.querySelector("#banner").hidden), 5000, "the 401 banner");
-    const msg = await fresh.locator("#banner").textContent();
-    check(msg.startsWith("Cần đăng nhập"), `401 banner reads "${msg}"`);
+    await waitFor(() => new URL(fresh.url()).pathname === "/login.html", 5000, "a fresh page sent to the sign-in page");
     await waitFor(() => page.evaluate(() => (document.querySelector("#banner").textContent || "").startsWith("Cần đăng nhập")), 40000, "the open page to say sign-in is needed");
-    ok("401 gives a clear message");
+    const link = await page.getAttribute("#banner a.ioc-signin-link", "href");
+    check(link && link.startsWith("/login.html?next=%2F"), `401 banner link is "${link}"`);
+    ok("401: a clear message with a sign-in link; a fresh page opens the sign-in page");
   } finally {
     await browser.close();
     await d.stop().catch(() => {});
