@@ -442,6 +442,7 @@ static int start(app_t *app)
         .static_dir = dashboards_dir(cfg),
         .tls_cert = cfg->tls_cert,
         .tls_key = cfg->tls_key,
+        .tls_redirect_http = cfg->tls_redirect_http,
         .frame_ancestors = cfg->frame_ancestors,
     };
     if ((rc = web_create(app->loop, &wo, &app->web)))

@@ -31,6 +31,7 @@ typedef struct config {
     char *http_host;        /* default "127.0.0.1" */
     int http_port;          /* default 8080 */
     char *tls_cert, *tls_key; /* both or neither */
+    bool tls_redirect_http; /* http.tls.redirect_http: plain HTTP on the TLS port is redirected */
     char *dashboards_dir;   /* http.dashboards; NULL: found next to the binary */
     char *frame_ancestors;  /* http.frame_ancestors: who may frame the dashboards; NULL: nobody */
     char *plugin_dir;       /* top-level plugin_dir; NULL: found next to the binary */

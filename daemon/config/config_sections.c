@@ -80,7 +80,7 @@ static int check_listen(cfg_ctx_t *c, const cJSON *v)
 
 static int check_tls(cfg_ctx_t *c, const cJSON *obj)
 {
-    static const char *const keys[] = {"cert", "key", NULL};
+    static const char *const keys[] = {"cert", "key", "redirect_http", NULL};
     int rc = cfg_check_object(c, obj, keys);
     if (!rc)
         rc = cfg_require(c, obj, "cert");
@@ -90,6 +90,8 @@ static int check_tls(cfg_ctx_t *c, const cJSON *obj)
         rc = cfg_get_string(c, obj, "cert", &c->cfg->tls_cert);
     if (!rc)
         rc = cfg_get_string(c, obj, "key", &c->cfg->tls_key);
+    if (!rc)
+        rc = cfg_get_bool(c, obj, "redirect_http", &c->cfg->tls_redirect_http);
     return rc;
 }
 

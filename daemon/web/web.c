@@ -478,6 +478,10 @@ int web_create(uv_loop_t *loop, const web_opts_t *opts, web_t **out)
     memset(&info, 0, sizeof info);
     info.options = (v6 ? 0 : LWS_SERVER_OPTION_DISABLE_IPV6) |
                    (tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0); /* the vhost checks it too */
+    /* Plain HTTP reaching the TLS port gets a redirect to https, never the content. */
+    if (tls && opts->tls_redirect_http)
+        info.options |= LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT |
+                        LWS_SERVER_OPTION_REDIRECT_HTTP_TO_HTTPS;
     info.port = opts->port;
     info.iface = host;
     info.protocols = protocols;

@@ -22,6 +22,7 @@ typedef struct web_opts {
     int port;                   /* e.g. 8080; 0 picks a free port (see web_port) */
     const char *static_dir;     /* served for paths no route takes; NULL: none */
     const char *tls_cert, *tls_key; /* both or neither */
+    bool tls_redirect_http;     /* with TLS: answer plain HTTP on the port with a redirect to https */
     const char *frame_ancestors; /* CSP sources that may frame the static files (a portal showing
                                   * the dashboards); NULL: nothing may be framed. Copied. */
 } web_opts_t;
