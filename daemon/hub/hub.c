@@ -287,9 +287,23 @@ static void flush_alerts(hub_t *h)
 
 void hub_flush(hub_t *h)
 {
+    hub_conn_t *c, *next;
+
     h->last_flush_ms = uv_now(h->loop);
+    h->flushing = true;
     flush_updates(h);
     flush_alerts(h);
+    h->flushing = false;
+    /* Write now rather than after a poll round: asking lws for a writeable callback costs a
+     * poll change and a poll round per frame (BENCHMARKS.md). Writing may close c (ws_closed
+     * frees it), never another connection. */
+    for (c = h->conns; c; c = next) {
+        next = c->next;
+        if (!c->kick)
+            continue;
+        c->kick = false;
+        web_ws_write_now(c->ws);
+    }
 }
 
 int hub_attach(hub_t *h, web_t *w, config_t *const *cfgp)

@@ -49,7 +49,10 @@ void hub_conn_push(hub_conn_t *c, hub_frame_t *f, bool state)
     c->qbytes += f->len;
     h->st.queued++;
 out:
-    web_ws_want_write(c->ws);
+    if (h->flushing)
+        c->kick = true;
+    else
+        web_ws_want_write(c->ws);
 }
 
 bool hub_conn_has_id(const hub_conn_t *c, const char *id)

@@ -102,6 +102,7 @@ typedef struct hub_conn {
     bool all_indicators;     /* subscribed to "indicators" */
     bool alerts;             /* subscribed to "alerts" */
     bool resync;             /* a snapshot is due; updates are not queued until it is sent */
+    bool kick;               /* queued to during a flush: written when the flush ends */
     uint8_t nids;
     char *ids[HUB_MAX_TOPICS]; /* ids of "indicator:<id>" topics; owned */
 } hub_conn_t;
@@ -109,7 +110,8 @@ typedef struct hub_conn {
 /* Queues a frame (takes a new reference). If the queue is full (max_queue frames, or over
  * HUB_MAX_QUEUE_BYTES with this frame and at least one queued) the client has fallen behind:
  * the queue is dropped and a snapshot made due instead. Updates and alerts (`state` true) are
- * skipped while a snapshot is due, as it will carry them. Asks for a write. */
+ * skipped while a snapshot is due, as it will carry them. Asks for a write (during a flush,
+ * marks the connection for hub_flush to write at its end). */
 void hub_conn_push(hub_conn_t *c, hub_frame_t *f, bool state);
 /* Removes and returns the oldest queued frame (the caller gets its reference), or NULL. */
 hub_frame_t *hub_conn_pop(hub_conn_t *c);
@@ -134,6 +136,7 @@ struct hub {
     hub_opts_t opts;
     uv_timer_t tick;
     bool tick_armed;
+    bool flushing;           /* inside hub_flush: pushes mark connections instead of polling */
     uint64_t last_flush_ms;  /* loop time of the last flush */
     web_t *web;
     config_t *const *cfgp;
@@ -156,7 +159,9 @@ hub_frame_t *hub_snapshot(hub_t *h, const hub_conn_t *c);
 /* Asks the provider for a topic; returns the caller-owned result, or NULL if the topic is
  * unknown to it. *known is false when no provider takes the topic at all. */
 cJSON *hub_provide(hub_t *h, const char *topic, bool *known);
-/* Builds and queues the frames of one tick (conflated updates, alerts). */
+/* Builds and queues the frames of one tick (conflated updates, alerts), then writes each
+ * marked connection's first frame at once (web_ws_write_now). Call it from the loop, never
+ * from inside a web callback. */
 void hub_flush(hub_t *h);
 
 /* The web handler the hub installs for /ws. */

@@ -131,6 +131,12 @@ bool web_ws_origin_ok(const char *origin, const char *host);
 uint64_t web_ws_principal(const web_ws_t *ws);
 /* Asks for a writeable callback on the connection (NULL: nothing to do). */
 void web_ws_want_write(web_ws_t *ws);
+/* Runs the writeable callback now, as if the socket had polled writable: a burst to many
+ * clients then skips, per frame, the POLLOUT arming and the poll round that
+ * web_ws_want_write costs (with libuv 1.44 each poll change is an epoll_ctl DEL and ADD).
+ * What the socket does not take, lws keeps and finishes on a real POLLOUT. Call it only outside lws callbacks (e.g. from a timer); it may close the
+ * connection, calling the handler's closed. NULL: nothing to do. */
+void web_ws_write_now(web_ws_t *ws);
 /* Sends one text frame of len bytes at p; WEB_WS_PRE bytes before p are scratch space lws
  * writes the frame header into (p's bytes are not changed). Call only from writeable.
  * Returns 0 or IOC_EIO. */

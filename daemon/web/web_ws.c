@@ -89,6 +89,17 @@ void web_ws_want_write(web_ws_t *ws)
         lws_callback_on_writable(ws->wsi);
 }
 
+void web_ws_write_now(web_ws_t *ws)
+{
+    struct lws_pollfd pfd;
+
+    if (!ws || !ws->wsi || (pfd.fd = lws_get_socket_fd(ws->wsi)) < 0)
+        return;
+    pfd.events = LWS_POLLOUT;
+    pfd.revents = LWS_POLLOUT;
+    lws_service_fd(lws_get_context(ws->wsi), &pfd);
+}
+
 int web_ws_send(web_ws_t *ws, unsigned char *p, size_t len)
 {
     int n = lws_write(ws->wsi, p, len, LWS_WRITE_TEXT);

@@ -234,6 +234,8 @@ def figures(pg, build, quick, sizes=None, hubs=("floor", "node", "iocd")):
             row["hub_p99"] = percentile(hub_lat, 0.99) if hub_lat else None
             rows.append(row)
             results[(kind, n)] = row
+    if set(hubs) != {"floor", "node", "iocd"}:
+        return rows, []  # a partial run (ws_bench.py --hubs): the table only
     top = max(n for n in sizes if results[("iocd", n)]["ok"]) if any(
         results[("iocd", n)]["ok"] for n in sizes) else sizes[0]
     io, node, floor = results[("iocd", top)], results[("node", top)], results[("floor", top)]
