@@ -18,6 +18,7 @@
 typedef struct write_ctx {
     app_t *app;
     web_req_t *req;
+    int64_t now_us;      /* when the body arrived */
     bool cancelled;
     bool full;           /* ingest refused a line: back-pressure */
     size_t lines_ok;
@@ -54,7 +55,7 @@ static int on_line(void *ud, const ioc_sample_t *samples, size_t n)
 {
     write_ctx_t *c = ud;
     char err[160];
-    int rc = ingest_submit(c->app->ingest, samples, n, now_us(), err, sizeof err);
+    int rc = ingest_submit(c->app->ingest, samples, n, c->now_us, err, sizeof err);
     if (rc == IOC_EFULL || rc == IOC_ECLOSED) {
         c->full = true;
         return 1; /* stop: later lines would be refused too */
@@ -141,7 +142,8 @@ static void handle_write(web_req_t *req, void *ud)
     c->app = app;
     c->req = req;
     uint64_t mark = ingest_mark(app->ingest);
-    c->bad_lines = lp_parse(body, len, (lp_precision_t)prec, now_us(), on_line, c, &c->perr);
+    c->now_us = now_us(); /* one clock read per body: lines without a timestamp share it */
+    c->bad_lines = lp_parse(body, len, (lp_precision_t)prec, c->now_us, on_line, c, &c->perr);
     strbuf_free(&inflated);
     web_req_on_cancel(req, on_cancel, c);
     if (ingest_when_durable(app->ingest, mark, on_durable, c) != IOC_OK) {

@@ -24,7 +24,7 @@ void *hashmap_get(const hashmap_t *m, const char *key);
 /* Stores value under key (the key string must live as long as the entry). Replaces an existing
  * value. Returns 0 or IOC_ENOMEM. */
 int hashmap_put(hashmap_t *m, const char *key, void *value);
-/* FNV-1a 64-bit hash of a string. */
+/* 64-bit hash of a string, seeded at random per process (word at a time). */
 uint64_t hashmap_hash(const char *key);
 
 #endif
