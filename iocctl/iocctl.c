@@ -19,6 +19,10 @@ static const char usage[] =
     "            people (admin token; passwords from $IOCD_PASSWORD or stdin)\n"
     "  token create NAME --role ROLE | revoke NAME | list\n"
     "            runtime API tokens (admin token; a new token is printed once)\n"
+    "  rule export [FILE] | import [--skip-existing] FILE\n"
+    "            API-managed alert rules as a JSON array (export: viewer token; config-file rules\n"
+    "            are left out); import creates each rule, updates an existing id, stops at the\n"
+    "            first refused rule (operator token)\n"
     "  export --from TIME --to TIME [--indicators ...] [--step ...] [--format ...] [--output F]\n"
     "            a report (analyst token); `iocctl export --help` for every option\n"
     "\n"
@@ -91,6 +95,8 @@ int main(int argc, char **argv)
         rc = iocctl_user(&c, argc - optind, argv + optind);
     } else if (strcmp(argv[optind], "token") == 0) {
         rc = iocctl_token(&c, argc - optind, argv + optind);
+    } else if (strcmp(argv[optind], "rule") == 0) {
+        rc = iocctl_rule(&c, argc - optind, argv + optind);
     } else if (strcmp(argv[optind], "export") == 0) {
         rc = iocctl_export(&c, argc - optind, argv + optind);
     } else {

@@ -34,5 +34,8 @@ int iocctl_read_password(const char *prompt, char *buf, size_t size);
 int iocctl_user(const iocctl_t *c, int argc, char **argv);
 /* `iocctl token create|revoke|list ...`; returns the exit code. */
 int iocctl_token(const iocctl_t *c, int argc, char **argv);
+/* `iocctl rule export [FILE] | import [--skip-existing] FILE`; returns the exit code (0, 1 on
+ * a refusal or a bad file, the reason printed; 64 usage). */
+int iocctl_rule(const iocctl_t *c, int argc, char **argv);
 
 #endif
