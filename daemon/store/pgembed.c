@@ -342,7 +342,16 @@ int pgembed_start(uv_loop_t *loop, const char *state_dir, pgembed_ready_cb cb, v
         rc = IOC_ENOTFOUND;
         goto fail;
     }
-    pg->pgdir = join(state_dir, "pg");
+    /* Absolute paths: pg_ctl runs the server in its data directory, and libpq takes only an
+     * absolute path (leading '/') as a socket directory rather than a host name. */
+    char *abs_state = realpath(state_dir, NULL);
+    if (!abs_state) {
+        log_error("pgembed", "event=bad_state_dir dir=%s error=\"%s\"", state_dir, strerror(errno));
+        rc = IOC_EIO;
+        goto fail;
+    }
+    pg->pgdir = join(abs_state, "pg");
+    free(abs_state);
     pg->datadir = pg->pgdir ? join(pg->pgdir, "data") : NULL;
     pg->rundir = pg->pgdir ? join(pg->pgdir, "run") : NULL;
     pg->serverlog = pg->pgdir ? join(pg->pgdir, "postgres.log") : NULL;

@@ -91,6 +91,7 @@ class Iocd:
         self.env.pop("IOCD_DATABASE_DSN", None)
         self.env.update(env or {})
         self.proc = None
+        self.cwd = None  # working directory of the daemon (relative paths in the config)
         self.log_path = os.path.join(self.root, "iocd.log")
 
     def write_config(self, config=None):
@@ -106,7 +107,7 @@ class Iocd:
     def start(self, wait_db=True, timeout=60):
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([IOCD_BIN, "--config", self.config_path], stdout=self.log,
-                                     stderr=subprocess.STDOUT, env=self.env)
+                                     stderr=subprocess.STDOUT, env=self.env, cwd=self.cwd)
         wait_for(lambda: self.health() is not None, timeout, "iocd to answer /healthz")
         if wait_db:
             wait_for(lambda: self.health().get("db") == "up", timeout, "iocd to reach its database")

@@ -34,5 +34,20 @@ def test_embedded_cluster():
         subprocess.run(["pkill", "-f", d.root], check=False)
 
 
+def test_relative_state_dir_as_in_the_demo():
+    """config/demo.json says "state_dir": "./state": the cluster must start from any cwd."""
+    d = Iocd({"state_dir": "./state",
+              "collectors": [{"plugin": "simulator", "name": "city", "interval": "500ms"}]})
+    d.cwd = d.root
+    try:
+        d.start(timeout=120)
+        dsn = f"host={d.root}/state/pg/run port=5432 user=postgres dbname=iocd"
+        wait_for(lambda: int(psql(dsn, "SELECT count(*) FROM samples_view")[0][0]) > 0, 30,
+                 "samples in the embedded database under a relative state_dir")
+        check(d.stop() == 0, "exit code")
+    finally:
+        d.cleanup()
+
+
 if __name__ == "__main__":
-    run([test_embedded_cluster])
+    run([test_embedded_cluster, test_relative_state_dir_as_in_the_demo])
