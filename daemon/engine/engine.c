@@ -1,5 +1,6 @@
 /* The engine: binds series to indicator cells, feeds samples, and at each tick ages windows,
- * evaluates every (indicator, group), sets status, publishes changes and records rollups. */
+ * evaluates every (indicator, group), sets status, publishes changes and records rollups. A
+ * group a sample touches, if not yet published in this tick, is evaluated on the next loop turn. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +198,28 @@ static void minute_count(eng_group_t *g, int64_t ts)
     mi->dirty = true;
 }
 
+static void on_prompt(uv_timer_t *t);
+
+/* Queues a group for the prompt evaluation unless it has had its one publish or prompt
+ * evaluation of this tick (the tick evaluates it anyway). */
+static void mark_dirty(engine_t *e, eng_ind_t *ind, eng_group_t *g)
+{
+    if (g->dirty || g->pub_tick == e->tickno || g->prompt_tick == e->tickno || e->closing)
+        return;
+    if (e->ndirty == e->capdirty) {
+        size_t cap = e->capdirty ? e->capdirty * 2 : 64;
+        eng_dirty_t *nd = realloc(e->dirty, cap * sizeof *nd);
+        if (!nd)
+            return; /* the tick evaluates it */
+        e->dirty = nd;
+        e->capdirty = cap;
+    }
+    g->dirty = true;
+    e->dirty[e->ndirty++] = (eng_dirty_t){.ind = ind, .group = g};
+    if (e->ndirty == 1)
+        uv_timer_start(&e->prompt, on_prompt, 0, 0);
+}
+
 static void feed(engine_t *e, eng_binding_t *b, int64_t ts, double v, bool replay)
 {
     int64_t now = e->now_us;
@@ -210,8 +233,11 @@ static void feed(engine_t *e, eng_binding_t *b, int64_t ts, double v, bool repla
         if (replay)
             continue;
         minute_count(en->group, ts);
-        if (en->group != en->ind->total)
+        mark_dirty(e, en->ind, en->group);
+        if (en->group != en->ind->total) {
             minute_count(en->ind->total, ts);
+            mark_dirty(e, en->ind, en->ind->total);
+        }
     }
 }
 
@@ -244,8 +270,11 @@ void eng_feed_key(engine_t *e, const char *metric, const char *tags_json, int64_
         feed(e, b, ts_us, value, replay);
 }
 
-/* Evaluates a group from its cells (or, for a grouped total, from every group's cells). */
-static void evaluate(engine_t *e, eng_ind_t *ind, eng_group_t *g, bool derived, int64_t now)
+/* Evaluates a group from its cells (or, for a grouped total, from every group's cells) and
+ * publishes it if its value or status changed (or, with a value, its time). The tick (at_tick)
+ * also records the value in the group's minute; a prompt evaluation ages every cell it reads. */
+static void evaluate(engine_t *e, eng_ind_t *ind, eng_group_t *g, bool derived, int64_t now,
+                     bool at_tick)
 {
     size_t nt = expr_nterms(ind->expr);
     double vals[EXPR_MAX_TERMS];
@@ -267,6 +296,8 @@ static void evaluate(engine_t *e, eng_ind_t *ind, eng_group_t *g, bool derived, 
         }
         for (size_t i = 0; i < ind->ngroups; i++) {
             cs[i] = &ind->groups[i]->cells[t];
+            if (!at_tick)
+                eng_cell_age(cs[i], ind, now);
             if (cs[i]->newest_ts > ts)
                 ts = cs[i]->newest_ts;
         }
@@ -276,7 +307,7 @@ static void evaluate(engine_t *e, eng_ind_t *ind, eng_group_t *g, bool derived, 
     g->has = nt > 0 && expr_eval(ind->expr, vals, has, &g->value);
     g->status = eng_status_of(ind, g->has, g->value);
     g->ts = ts ? ts : now;
-    if (g->has) {
+    if (g->has && at_tick) {
         int64_t m = now / MINUTE_US;
         eng_minute_t *mi = &g->minutes[m % ENG_MINUTES];
         if (mi->minute != m)
@@ -287,11 +318,14 @@ static void evaluate(engine_t *e, eng_ind_t *ind, eng_group_t *g, bool derived, 
         mi->ticks++;
         mi->dirty = true;
     }
+    /* A new sample's time is a change (alerts count "no data" from the last one); the time of
+     * a group that never had a sample is the evaluation's, and a value without data is none. */
     bool changed = !g->published || g->has != g->pub_has || g->status != g->pub_status ||
-                   g->ts != g->pub_ts || (g->has && g->value != g->pub_value);
+                   (g->has && (g->value != g->pub_value || (ts && g->ts != g->pub_ts)));
     if (!changed)
         return;
     g->published = true;
+    g->pub_tick = e->tickno;
     g->pub_has = g->has;
     g->pub_value = g->value;
     g->pub_status = g->status;
@@ -307,15 +341,43 @@ static void evaluate(engine_t *e, eng_ind_t *ind, eng_group_t *g, bool derived, 
     }
 }
 
+/* Forgets the dirty groups (the tick evaluates every group). */
+static void clear_dirty(engine_t *e)
+{
+    for (size_t i = 0; i < e->ndirty; i++)
+        e->dirty[i].group->dirty = false;
+    e->ndirty = 0;
+    uv_timer_stop(&e->prompt);
+}
+
 void eng_run_tick(engine_t *e)
 {
     int64_t now = e->now_us;
+    e->tickno++;
+    clear_dirty(e);
     for (size_t i = 0; i < e->ninds; i++) {
         eng_ind_t *ind = &e->inds[i];
         for (size_t g = 0; g < ind->ngroups; g++)
-            evaluate(e, ind, ind->groups[g], false, now);
-        evaluate(e, ind, ind->total, ind->ngroup_by > 0, now);
+            evaluate(e, ind, ind->groups[g], false, now, true);
+        evaluate(e, ind, ind->total, ind->ngroup_by > 0, now, true);
     }
+}
+
+/* The leading edge: evaluates (once per tick at most) the groups samples touched since the
+ * last evaluation, so a change after a quiet spell is published without waiting for the tick.
+ * No minutes are recorded here: they take the values at the ticks. */
+static void on_prompt(uv_timer_t *t)
+{
+    engine_t *e = t->data;
+    e->now_us = eng_now(e);
+    for (size_t i = 0; i < e->ndirty; i++) {
+        eng_ind_t *ind = e->dirty[i].ind;
+        eng_group_t *g = e->dirty[i].group;
+        g->dirty = false;
+        g->prompt_tick = e->tickno;
+        evaluate(e, ind, g, g == ind->total && ind->ngroup_by > 0, e->now_us, false);
+    }
+    e->ndirty = 0;
 }
 
 static void on_tick(uv_timer_t *t)
@@ -456,8 +518,11 @@ int engine_create(uv_loop_t *loop, const config_t *cfg, hub_t *hub, engine_t **o
         }
     }
     e->now_us = e->started_us = eng_now(e);
+    e->tickno = 1;
     uv_timer_init(loop, &e->tick);
-    e->tick.data = e;
+    uv_timer_init(loop, &e->prompt);
+    e->tick.data = e->prompt.data = e;
+    e->open_handles = 2;
     uv_timer_start(&e->tick, on_tick, ENG_TICK_MS, ENG_TICK_MS);
     if (hub)
         hub_set_snapshot_provider(hub, "indicator", snapshot, e);
@@ -484,6 +549,7 @@ void eng_free(engine_t *e)
         free(e->bindings[i]);
     }
     free(e->bindings);
+    free(e->dirty);
     hashmap_free(&e->by_key);
     free(e);
 }
@@ -502,9 +568,11 @@ void engine_set_listener(engine_t *e, engine_value_fn fn, void *ud)
     e->listener_ud = ud;
 }
 
-static void on_tick_closed(uv_handle_t *h)
+static void on_handle_closed(uv_handle_t *h)
 {
     engine_t *e = h->data;
+    if (--e->open_handles > 0)
+        return;
     void (*done)(void *) = e->done;
     void *ud = e->done_ud;
     eng_free(e);
@@ -516,7 +584,8 @@ static void on_db_closed(void *ud)
 {
     engine_t *e = ud;
     e->db = NULL;
-    uv_close((uv_handle_t *)&e->tick, on_tick_closed);
+    uv_close((uv_handle_t *)&e->tick, on_handle_closed);
+    uv_close((uv_handle_t *)&e->prompt, on_handle_closed);
 }
 
 void engine_close(engine_t *e, void (*done)(void *ud), void *ud)
@@ -525,6 +594,7 @@ void engine_close(engine_t *e, void (*done)(void *ud), void *ud)
     e->done = done;
     e->done_ud = ud;
     uv_timer_stop(&e->tick);
+    clear_dirty(e);
     if (e->hub)
         hub_set_snapshot_provider(e->hub, "indicator", NULL, NULL);
     if (e->db) {

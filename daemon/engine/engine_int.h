@@ -13,7 +13,7 @@
 #include "engine/engine.h"
 #include "engine/expr.h"
 
-#define ENG_TICK_MS 250                     /* windows age and changes are published this often */
+#define ENG_TICK_MS 250 /* windows age this often; a group publishes at most once per tick */
 #define ENG_BUCKETS 60                      /* time buckets per window (width window/60, >= 1s) */
 #define ENG_MIN_BUCKET_US 1000000LL
 #define ENG_MINUTES 64                      /* 1m rollups kept in memory: late samples land here */
@@ -84,6 +84,9 @@ typedef struct eng_group {
     double pub_value;
     int64_t pub_ts;
     eng_status_t pub_status;
+    uint64_t pub_tick;    /* engine tick number of the last publish */
+    uint64_t prompt_tick; /* engine tick number of the last prompt evaluation */
+    bool dirty;           /* in the engine's list of groups waiting for a prompt evaluation */
     eng_minute_t minutes[ENG_MINUTES];
 } eng_group_t;
 
@@ -148,6 +151,12 @@ typedef struct eng_binding {
 
 typedef struct eng_db eng_db_t;
 
+/* A group touched by a sample since the last evaluation, waiting for the prompt timer. */
+typedef struct eng_dirty {
+    eng_ind_t *ind;
+    eng_group_t *group;
+} eng_dirty_t;
+
 struct engine {
     uv_loop_t *loop;
     hub_t *hub;
@@ -156,6 +165,11 @@ struct engine {
     eng_ind_t *inds;
     size_t ninds;
     uv_timer_t tick;
+    uint64_t tickno;         /* ticks run (from 1): a group publishes at most once per tick */
+    uv_timer_t prompt;       /* 0 ms: evaluates the dirty groups on the next loop turn */
+    eng_dirty_t *dirty;      /* groups marked dirty (each once; bounded by the groups) */
+    size_t ndirty, capdirty;
+    int open_handles;        /* tick and prompt, until both are closed */
     hashmap_t by_key;        /* series key -> binding */
     eng_binding_t **bindings;
     size_t nbindings, capbindings;
@@ -174,9 +188,9 @@ int64_t eng_now(engine_t *e);
  * which must not count samples into rollups again: replay true). */
 void eng_feed_key(engine_t *e, const char *metric, const char *tags_json, int64_t ts_us,
                   double value, bool replay);
-/* Runs one tick at e->now_us: ages windows, evaluates, publishes, records minutes. */
+/* Runs one tick at e->now_us: ages windows, evaluates, publishes changes, records minutes. */
 void eng_run_tick(engine_t *e);
-/* Frees the engine's memory (its timer must be closed or never started). */
+/* Frees the engine's memory (its timers must be closed or never started). */
 void eng_free(engine_t *e);
 /* Formats a time as ISO 8601 UTC with milliseconds ("2025-01-31T12:00:00.000Z"). */
 void eng_iso(char *buf, size_t len, int64_t ts_us);
