@@ -8,6 +8,7 @@
 
 #include "alerts/alerts.h"
 #include "api/api.h"
+#include "api/api_json.h"
 #include "auth/auth.h"
 
 #define READ_ROLES (ROLE_VIEWER | ROLE_OPERATOR | ROLE_ANALYST)
@@ -22,28 +23,6 @@ typedef struct areq {
     bool cancelled;
 } areq_t;
 
-static void respond_json(web_req_t *req, int status, cJSON *o)
-{
-    char *s = o ? cJSON_PrintUnformatted(o) : NULL;
-    if (status == 204)
-        web_respond(req, 204, NULL, NULL, 0);
-    else if (!s)
-        web_respond(req, 500, "application/json", "{\"error\":\"out of memory\"}", 25);
-    else
-        web_respond(req, status, "application/json", s, strlen(s));
-    cJSON_free(s);
-    cJSON_Delete(o);
-}
-
-static void respond_error(web_req_t *req, int status, const char *field, const char *msg)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "error", msg);
-    if (field)
-        cJSON_AddStringToObject(o, "field", field);
-    respond_json(req, status, o);
-}
-
 static void on_cancel(void *ud)
 {
     ((areq_t *)ud)->cancelled = true;
@@ -55,7 +34,7 @@ static void on_reply(void *ud, int status, cJSON *body)
     if (r->cancelled)
         cJSON_Delete(body);
     else
-        respond_json(r->req, status, body);
+        api_respond_json(r->req, status, body);
     free(r);
 }
 
@@ -64,7 +43,7 @@ static areq_t *wait_req(web_req_t *req)
 {
     areq_t *r = calloc(1, sizeof *r);
     if (!r) {
-        respond_error(req, 500, NULL, "out of memory");
+        api_respond_error(req, 500, NULL, NULL, "out of memory");
         return NULL;
     }
     r->req = req;
@@ -87,14 +66,14 @@ static cJSON *body_json(web_req_t *req, bool allow_empty)
     if (j && end != b + len) {
         cJSON_Delete(j);
         snprintf(msg, sizeof msg, "invalid JSON: trailing bytes at byte %ld", (long)(end - b));
-        respond_error(req, 400, NULL, msg);
+        api_respond_error(req, 400, NULL, NULL, msg);
         return NULL;
     }
     if (!j) {
         const char *at = cJSON_GetErrorPtr();
         snprintf(msg, sizeof msg, "invalid JSON at byte %ld",
                  b && at && at >= b && at <= b + len ? (long)(at - b) : 0L);
-        respond_error(req, 400, NULL, msg);
+        api_respond_error(req, 400, NULL, NULL, msg);
     }
     return j;
 }
@@ -102,7 +81,7 @@ static cJSON *body_json(web_req_t *req, bool allow_empty)
 static bool ready(app_t *app, web_req_t *req)
 {
     if (!app->alerts) {
-        respond_error(req, 503, NULL, "alerts are not running");
+        api_respond_error(req, 503, NULL, NULL, "alerts are not running");
         return false;
     }
     return true;
@@ -114,7 +93,7 @@ static void handle_rules(web_req_t *req, void *ud)
     const char *m = web_req_method(req);
     bool post = strcmp(m, "POST") == 0;
     if (!post && strcmp(m, "GET") != 0) {
-        respond_error(req, 405, NULL, "use GET or POST");
+        api_respond_error(req, 405, NULL, NULL, "use GET or POST");
         return;
     }
     if (auth_require(app->cfg, req, post ? CHANGE_ROLES : READ_ROLES) || !ready(app, req))
@@ -136,11 +115,11 @@ static void handle_rule(web_req_t *req, void *ud)
     bool get = strcmp(m, "GET") == 0, put = strcmp(m, "PUT") == 0;
     bool del = strcmp(m, "DELETE") == 0, preview = strcmp(id, "preview") == 0;
     if (preview ? strcmp(m, "POST") != 0 : !(get || put || del)) {
-        respond_error(req, 405, NULL, preview ? "use POST" : "use GET, PUT or DELETE");
+        api_respond_error(req, 405, NULL, NULL, preview ? "use POST" : "use GET, PUT or DELETE");
         return;
     }
     if (!*id || strchr(id, '/')) {
-        respond_error(req, 404, NULL, "not found");
+        api_respond_error(req, 404, NULL, NULL, "not found");
         return;
     }
     if (auth_require(app->cfg, req, get ? READ_ROLES : CHANGE_ROLES) || !ready(app, req))
@@ -173,13 +152,13 @@ static bool read_filter(web_req_t *req, alerts_filter_t *f)
     f->rule = web_req_query(req, "rule");
     f->group = web_req_query(req, "group");
     if (since && alerts_parse_time(since, &f->since_us)) {
-        respond_error(req, 400, "since", "expected an ISO 8601 time, e.g. 2025-01-31T08:00:00Z");
+        api_respond_error(req, 400, "field", "since", "expected an ISO 8601 time, e.g. 2025-01-31T08:00:00Z");
         return false;
     }
     if (limit) {
         long v = strtol(limit, &end, 10);
         if (*end || v < 1 || v > 1000) {
-            respond_error(req, 400, "limit", "a whole number from 1 to 1000");
+            api_respond_error(req, 400, "field", "limit", "a whole number from 1 to 1000");
             return false;
         }
         f->limit = (int)v;
@@ -211,7 +190,7 @@ static void handle_events(web_req_t *req, void *ud)
     if (alert) {
         f.alert_id = strtoll(alert, &end, 10);
         if (*end || f.alert_id <= 0) {
-            respond_error(req, 400, "alert", "expected an alert id");
+            api_respond_error(req, 400, "field", "alert", "expected an alert id");
             return;
         }
     }
@@ -232,11 +211,11 @@ static void handle_alert(web_req_t *req, void *ud)
     if (id <= 0 || end == p || (*end && *end != '/') ||
         (!get && strcmp(action, "ack") && strcmp(action, "silence") &&
          strcmp(action, "unsilence"))) {
-        respond_error(req, 404, NULL, "not found");
+        api_respond_error(req, 404, NULL, NULL, "not found");
         return;
     }
     if (strcmp(m, get ? "GET" : "POST") != 0) {
-        respond_error(req, 405, NULL, get ? "use GET" : "use POST");
+        api_respond_error(req, 405, NULL, NULL, get ? "use GET" : "use POST");
         return;
     }
     auth_ident_t who;
@@ -255,15 +234,15 @@ static void handle_alert(web_req_t *req, void *ud)
     const cJSON *comment = cJSON_GetObjectItemCaseSensitive(j, "comment");
     const cJSON *u = cJSON_GetObjectItemCaseSensitive(j, "until");
     if (!cJSON_IsObject(j)) {
-        respond_error(req, 400, NULL, "expected a JSON object");
+        api_respond_error(req, 400, NULL, NULL, "expected a JSON object");
     } else if (!strcmp(action, "ack") && comment && !cJSON_IsString(comment)) {
-        respond_error(req, 400, "comment", "expected a string");
+        api_respond_error(req, 400, "field", "comment", "expected a string");
     } else if (!strcmp(action, "ack") && comment && strlen(comment->valuestring) > 2000) {
-        respond_error(req, 422, "comment", "longer than 2000 bytes");
+        api_respond_error(req, 422, "field", "comment", "longer than 2000 bytes");
     } else if (!strcmp(action, "silence") && !cJSON_IsString(u)) {
-        respond_error(req, 400, "until", "required: an ISO 8601 time");
+        api_respond_error(req, 400, "field", "until", "required: an ISO 8601 time");
     } else if (!strcmp(action, "silence") && alerts_parse_time(u->valuestring, &until)) {
-        respond_error(req, 422, "until",
+        api_respond_error(req, 422, "field", "until",
                       "expected an ISO 8601 time, e.g. 2025-01-31T18:00:00+07:00");
     } else {
         areq_t *r = wait_req(req);

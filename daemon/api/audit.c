@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "api/api.h"
+#include "api/api_json.h"
 #include "auth/auth_store.h"
 #include "ioc/error.h"
 
@@ -15,19 +16,6 @@
 typedef struct audit_req {
     web_req_t *req;   /* NULL once the client has gone */
 } audit_req_t;
-
-static void respond_error(web_req_t *req, int status, const char *param, const char *msg)
-{
-    char body[256];
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "error", msg);
-    if (param)
-        cJSON_AddStringToObject(o, "param", param);
-    if (!cJSON_PrintPreallocated(o, body, sizeof body, 0))
-        snprintf(body, sizeof body, "{\"error\":\"internal\"}");
-    cJSON_Delete(o);
-    web_respond(req, status, "application/json", body, strlen(body));
-}
 
 static void on_cancel(void *ud)
 {
@@ -42,7 +30,7 @@ static void on_entries(void *ud, int status, const cJSON *entries)
 
     if (ar->req) {
         if (status || !(s = cJSON_PrintUnformatted(entries))) {
-            respond_error(ar->req, 503, NULL, "audit log unavailable (database), try again");
+            api_respond_error(ar->req, 503, NULL, NULL, "audit log unavailable (database), try again");
         } else {
             web_respond(ar->req, 200, "application/json", s, strlen(s));
             cJSON_free(s);
@@ -82,14 +70,14 @@ static void handle_audit(web_req_t *req, void *ud)
     if (auth_require(app->cfg, req, ROLE_ADMIN))
         return;
     if (since && parse_since(since, &since_us))
-        return respond_error(req, 400, "since",
+        return api_respond_error(req, 400, "param", "since",
                              "expected seconds since the epoch or YYYY-MM-DDTHH:MM:SSZ");
     if (lim && ((limit = strtol(lim, &end, 10)) < 1 || limit > 1000 || *end || !*lim))
-        return respond_error(req, 400, "limit", "expected 1 to 1000");
+        return api_respond_error(req, 400, "param", "limit", "expected 1 to 1000");
     if (!auth_store_ready(app->auth))
-        return respond_error(req, 503, NULL, "audit log unavailable (database), try again");
+        return api_respond_error(req, 503, NULL, NULL, "audit log unavailable (database), try again");
     if (!(ar = calloc(1, sizeof *ar)))
-        return respond_error(req, 500, NULL, "out of memory");
+        return api_respond_error(req, 500, NULL, NULL, "out of memory");
     ar->req = req;
     web_req_on_cancel(req, on_cancel, ar);
     rc = auth_audit_list(app->auth, since_us, web_req_query(req, "action"),
@@ -97,7 +85,7 @@ static void handle_audit(web_req_t *req, void *ud)
     if (rc) {
         web_req_on_cancel(req, NULL, NULL);
         free(ar);
-        respond_error(req, 503, NULL, "audit log unavailable (database), try again");
+        api_respond_error(req, 503, NULL, NULL, "audit log unavailable (database), try again");
     }
 }
 

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "api/api.h"
+#include "api/api_json.h"
 #include "auth/auth.h"
 #include "engine/engine.h"
 
@@ -32,37 +33,16 @@ static int64_t now_us(void)
     return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
 }
 
-static void respond_json(web_req_t *req, int status, cJSON *o)
-{
-    char *s = o ? cJSON_PrintUnformatted(o) : NULL;
-    if (!s)
-        web_respond(req, 500, "application/json", "{\"error\":\"out of memory\"}", 25);
-    else
-        web_respond(req, status, "application/json", s, strlen(s));
-    cJSON_free(s);
-    cJSON_Delete(o);
-}
-
-/* {"error": msg, "param": param} */
-static void respond_error(web_req_t *req, int status, const char *param, const char *msg)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "error", msg);
-    if (param)
-        cJSON_AddStringToObject(o, "param", param);
-    respond_json(req, status, o);
-}
-
 static void handle_list(web_req_t *req, void *ud)
 {
     app_t *app = ud;
     if (auth_require(app->cfg, req, READ_ROLES))
         return;
     if (!app->engine) {
-        respond_error(req, 503, NULL, "indicators are not running");
+        api_respond_error(req, 503, NULL, NULL, "indicators are not running");
         return;
     }
-    respond_json(req, 200, engine_indicators_json(app->engine));
+    api_respond_json(req, 200, engine_indicators_json(app->engine));
 }
 
 static int digits(const char **p, int n, int *out)
@@ -149,7 +129,7 @@ static void on_points(void *ud, int status, cJSON *points)
         return;
     }
     if (status) {
-        respond_error(sr->req, 503, NULL, "database unavailable");
+        api_respond_error(sr->req, 503, NULL, NULL, "database unavailable");
         free(sr);
         return;
     }
@@ -163,7 +143,7 @@ static void on_points(void *ud, int status, cJSON *points)
     cJSON_AddStringToObject(o, "to", ts);
     cJSON_AddStringToObject(o, "step", sr->step);
     cJSON_AddItemToObject(o, "points", points);
-    respond_json(sr->req, 200, o);
+    api_respond_json(sr->req, 200, o);
     free(sr);
 }
 
@@ -187,12 +167,12 @@ static void handle_series(web_req_t *req, void *ud)
     const char *id = path + strlen(PREFIX);
     slash = strchr(id, '/');
     if (!slash || strcmp(slash, "/series") != 0 || slash == id || (size_t)(slash - id) >= 96) {
-        respond_error(req, 404, NULL, "not found (GET /api/v1/indicators/{id}/series)");
+        api_respond_error(req, 404, NULL, NULL, "not found (GET /api/v1/indicators/{id}/series)");
         return;
     }
     series_req_t *sr = calloc(1, sizeof *sr);
     if (!sr) {
-        respond_error(req, 500, NULL, "out of memory");
+        api_respond_error(req, 500, NULL, NULL, "out of memory");
         return;
     }
     sr->req = req;
@@ -201,22 +181,22 @@ static void handle_series(web_req_t *req, void *ud)
     const char *st = web_req_query(req, "step"), *group = web_req_query(req, "group");
     sr->to = now_us();
     if (to && parse_time(to, &sr->to)) {
-        respond_error(req, 400, "to", "expected an ISO 8601 time, e.g. 2025-01-31T08:00:00+07:00");
+        api_respond_error(req, 400, "param", "to", "expected an ISO 8601 time, e.g. 2025-01-31T08:00:00+07:00");
         goto done;
     }
     sr->from = sr->to - DAY_US;
     if (from && parse_time(from, &sr->from)) {
-        respond_error(req, 400, "from",
+        api_respond_error(req, 400, "param", "from",
                       "expected an ISO 8601 time, e.g. 2025-01-31T08:00:00+07:00");
         goto done;
     }
     if (sr->from >= sr->to) {
-        respond_error(req, 400, "from", "must be before to");
+        api_respond_error(req, 400, "param", "from", "must be before to");
         goto done;
     }
     if (st) {
         if (config_parse_duration(st, &step_ms) || step_ms < 60000 || step_ms % 60000) {
-            respond_error(req, 400, "step", "expected a whole number of minutes, at least 1m "
+            api_respond_error(req, 400, "param", "step", "expected a whole number of minutes, at least 1m "
                                             "(e.g. 1m, 15m, 1h, 1d)");
             goto done;
         }
@@ -228,11 +208,11 @@ static void handle_series(web_req_t *req, void *ud)
     if ((sr->to - sr->from) / step > MAX_POINTS) {
         snprintf(msg, sizeof msg, "more than %d points: use a larger step or a shorter range",
                  MAX_POINTS);
-        respond_error(req, 400, "step", msg);
+        api_respond_error(req, 400, "param", "step", msg);
         goto done;
     }
     if (group && strlen(group) >= sizeof sr->group) {
-        respond_error(req, 400, "group", "too long");
+        api_respond_error(req, 400, "param", "group", "too long");
         goto done;
     }
     snprintf(sr->group, sizeof sr->group, "%s", group ? group : "");
@@ -241,11 +221,11 @@ static void handle_series(web_req_t *req, void *ud)
                          : IOC_EAGAIN;
     if (rc == IOC_ENOTFOUND) {
         snprintf(msg, sizeof msg, "unknown indicator \"%s\"", sr->id);
-        respond_error(req, 404, NULL, msg);
+        api_respond_error(req, 404, NULL, NULL, msg);
     } else if (rc == IOC_EINVAL) {
-        respond_error(req, 400, "step", "expected a whole number of minutes, at least 1m");
+        api_respond_error(req, 400, "param", "step", "expected a whole number of minutes, at least 1m");
     } else if (rc) {
-        respond_error(req, 503, NULL, "database unavailable or busy, try again");
+        api_respond_error(req, 503, NULL, NULL, "database unavailable or busy, try again");
     } else {
         web_req_on_cancel(req, on_cancel, sr);
         return;

@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "api/api.h"
+#include "api/api_json.h"
 #include "auth/auth_store.h"
 #include "ioc/error.h"
 
@@ -17,26 +18,6 @@
 typedef struct login_req {
     web_req_t *req;   /* NULL once the client has gone */
 } login_req_t;
-
-static void respond_json(web_req_t *req, int status, cJSON *o)
-{
-    char *s = o ? cJSON_PrintUnformatted(o) : NULL;
-    if (!s)
-        web_respond(req, 500, "application/json", "{\"error\":\"out of memory\"}", 25);
-    else
-        web_respond(req, status, "application/json", s, strlen(s));
-    cJSON_free(s);
-    cJSON_Delete(o);
-}
-
-static void respond_error(web_req_t *req, int status, const char *field, const char *msg)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "error", msg);
-    if (field)
-        cJSON_AddStringToObject(o, "field", field);
-    respond_json(req, status, o);
-}
 
 /* {"user","role","kind","expires"?} for an identity. */
 static cJSON *who_json(const auth_ident_t *who, int64_t expires_us)
@@ -71,18 +52,18 @@ static void on_login(void *ud, const auth_login_t *res)
     switch (res->status) {
     case IOC_OK:
         web_req_add_header(req, "set-cookie", res->cookie);
-        respond_json(req, 200, who_json(&res->who, res->expires_us));
+        api_respond_json(req, 200, who_json(&res->who, res->expires_us));
         return;
     case IOC_EPERM:
-        respond_error(req, 401, NULL, "wrong user name or password");
+        api_respond_error(req, 401, NULL, NULL, "wrong user name or password");
         return;
     case IOC_EAGAIN:
         snprintf(retry, sizeof retry, "%u", res->retry_after_s);
         web_req_add_header(req, "retry-after", retry);
-        respond_error(req, 429, NULL, "too many attempts, wait before trying again");
+        api_respond_error(req, 429, NULL, NULL, "too many attempts, wait before trying again");
         return;
     default:
-        respond_error(req, 503, NULL, "log-in is unavailable (database), try again");
+        api_respond_error(req, 503, NULL, NULL, "log-in is unavailable (database), try again");
         return;
     }
 }
@@ -98,17 +79,17 @@ static void handle_login(web_req_t *req, void *ud)
     const char *origin = web_req_header(req, "origin");
 
     if (origin && !web_ws_origin_ok(origin, web_req_header(req, "host")))
-        respond_error(req, 403, NULL, "log-in from another site's page");
+        api_respond_error(req, 403, NULL, NULL, "log-in from another site's page");
     else if (!cJSON_IsObject(body))
-        respond_error(req, 400, NULL, "expected a JSON object {\"user\", \"password\"}");
+        api_respond_error(req, 400, NULL, NULL, "expected a JSON object {\"user\", \"password\"}");
     else if (!cJSON_IsString(user) || !user->valuestring[0])
-        respond_error(req, 400, "user", "expected a non-empty string");
+        api_respond_error(req, 400, "field", "user", "expected a non-empty string");
     else if (!cJSON_IsString(pw) || !pw->valuestring[0])
-        respond_error(req, 400, "password", "expected a non-empty string");
+        api_respond_error(req, 400, "field", "password", "expected a non-empty string");
     else if (!auth_store_ready(app->auth))
-        respond_error(req, 503, NULL, "log-in is unavailable (database), try again");
+        api_respond_error(req, 503, NULL, NULL, "log-in is unavailable (database), try again");
     else if (!(lr = calloc(1, sizeof *lr)))
-        respond_error(req, 500, NULL, "out of memory");
+        api_respond_error(req, 500, NULL, NULL, "out of memory");
     else {
         lr->req = req;
         web_req_on_cancel(req, on_cancel, lr);
@@ -135,7 +116,7 @@ static void handle_whoami(web_req_t *req, void *ud)
     if (auth_require_who(app->cfg, req, ROLE_VIEWER | ROLE_OPERATOR | ROLE_ANALYST | ROLE_WRITER,
                          &who))
         return;
-    respond_json(req, 200, who_json(&who, 0));
+    api_respond_json(req, 200, who_json(&who, 0));
 }
 
 static void handle_session(web_req_t *req, void *ud)

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "api/api.h"
+#include "api/api_json.h"
 #include "auth/auth_store.h"
 #include "ioc/error.h"
 
@@ -20,36 +21,16 @@ typedef struct token_req {
     bool create;
 } token_req_t;
 
-static void respond_json(web_req_t *req, int status, cJSON *o)
-{
-    char *s = o ? cJSON_PrintUnformatted(o) : NULL;
-    if (!s)
-        web_respond(req, 500, "application/json", "{\"error\":\"out of memory\"}", 25);
-    else
-        web_respond(req, status, "application/json", s, strlen(s));
-    cJSON_free(s);
-    cJSON_Delete(o);
-}
-
-static void respond_error(web_req_t *req, int status, const char *field, const char *msg)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "error", msg);
-    if (field)
-        cJSON_AddStringToObject(o, "field", field);
-    respond_json(req, status, o);
-}
-
 static void respond_status(web_req_t *req, int status, const char *msg)
 {
     switch (status) {
     case IOC_EINVAL:
-        respond_error(req, 422, msg && !strncmp(msg, "role", 4) ? "role" : "name", msg);
+        api_respond_error(req, 422, "field", msg && !strncmp(msg, "role", 4) ? "role" : "name", msg);
         return;
-    case IOC_EAGAIN: respond_error(req, 409, "name", "a token of that name exists"); return;
-    case IOC_ENOTFOUND: respond_error(req, 404, NULL, "no such token"); return;
-    case IOC_EFULL: respond_error(req, 503, NULL, "too many tokens or requests"); return;
-    default: respond_error(req, 503, NULL, "token store unavailable (database), try again"); return;
+    case IOC_EAGAIN: api_respond_error(req, 409, "field", "name", "a token of that name exists"); return;
+    case IOC_ENOTFOUND: api_respond_error(req, 404, NULL, NULL, "no such token"); return;
+    case IOC_EFULL: api_respond_error(req, 503, NULL, NULL, "too many tokens or requests"); return;
+    default: api_respond_error(req, 503, NULL, NULL, "token store unavailable (database), try again"); return;
     }
 }
 
@@ -74,7 +55,7 @@ static void on_done(void *ud, int status, const char *msg)
             cJSON_AddStringToObject(o, "name", tr->name);
             cJSON_AddStringToObject(o, "role", tr->role);
             cJSON_AddStringToObject(o, "token", msg);
-            respond_json(tr->req, 201, o);
+            api_respond_json(tr->req, 201, o);
         }
     }
     free(tr);
@@ -84,7 +65,7 @@ static token_req_t *pending(web_req_t *req, const char *name, bool create)
 {
     token_req_t *tr = calloc(1, sizeof *tr);
     if (!tr) {
-        respond_error(req, 500, NULL, "out of memory");
+        api_respond_error(req, 500, NULL, NULL, "out of memory");
         return NULL;
     }
     tr->req = req;
@@ -108,7 +89,7 @@ static void handle_list(web_req_t *req, void *ud)
     app_t *app = ud;
     if (auth_require(app->cfg, req, ROLE_ADMIN))
         return;
-    respond_json(req, 200, auth_tokens_json(app->auth, app->cfg));
+    api_respond_json(req, 200, auth_tokens_json(app->auth, app->cfg));
 }
 
 static void handle_create(web_req_t *req, void *ud)
@@ -126,11 +107,11 @@ static void handle_create(web_req_t *req, void *ud)
     name = cJSON_GetObjectItemCaseSensitive(body, "name");
     role = cJSON_GetObjectItemCaseSensitive(body, "role");
     if (!cJSON_IsObject(body))
-        respond_error(req, 400, NULL, "expected a JSON object {\"name\", \"role\"}");
+        api_respond_error(req, 400, NULL, NULL, "expected a JSON object {\"name\", \"role\"}");
     else if (!cJSON_IsString(name))
-        respond_error(req, 400, "name", "expected a string");
+        api_respond_error(req, 400, "field", "name", "expected a string");
     else if (!cJSON_IsString(role))
-        respond_error(req, 400, "role", "expected a string");
+        api_respond_error(req, 400, "field", "role", "expected a string");
     else if ((tr = pending(req, name->valuestring, true))) {
         snprintf(tr->role, sizeof tr->role, "%s", role->valuestring);
         for (size_t i = 0; i < app->cfg->ntokens; i++)

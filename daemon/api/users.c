@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "api/api.h"
+#include "api/api_json.h"
 #include "auth/auth_store.h"
 #include "ioc/error.h"
 
@@ -21,26 +22,6 @@ typedef struct user_req {
     app_t *app;
 } user_req_t;
 
-static void respond_json(web_req_t *req, int status, cJSON *o)
-{
-    char *s = o ? cJSON_PrintUnformatted(o) : NULL;
-    if (!s)
-        web_respond(req, 500, "application/json", "{\"error\":\"out of memory\"}", 25);
-    else
-        web_respond(req, status, "application/json", s, strlen(s));
-    cJSON_free(s);
-    cJSON_Delete(o);
-}
-
-static void respond_error(web_req_t *req, int status, const char *field, const char *msg)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "error", msg);
-    if (field)
-        cJSON_AddStringToObject(o, "field", field);
-    respond_json(req, status, o);
-}
-
 /* Maps a change's status to HTTP: the message names the field ("password: ..."). */
 static void respond_status(web_req_t *req, int status, const char *msg)
 {
@@ -50,11 +31,11 @@ static void respond_status(web_req_t *req, int status, const char *msg)
     if (colon && (size_t)(colon - msg) < sizeof field && !memchr(msg, ' ', (size_t)(colon - msg)))
         snprintf(field, sizeof field, "%.*s", (int)(colon - msg), msg);
     switch (status) {
-    case IOC_EINVAL: respond_error(req, 422, field[0] ? field : NULL, msg); return;
-    case IOC_EAGAIN: respond_error(req, 409, "name", "a user of that name exists"); return;
-    case IOC_ENOTFOUND: respond_error(req, 404, NULL, "no such user"); return;
-    case IOC_EPERM: respond_error(req, 403, NULL, msg ? msg : "not allowed"); return;
-    default: respond_error(req, 503, NULL, "user store unavailable (database), try again"); return;
+    case IOC_EINVAL: api_respond_error(req, 422, "field", field[0] ? field : NULL, msg); return;
+    case IOC_EAGAIN: api_respond_error(req, 409, "field", "name", "a user of that name exists"); return;
+    case IOC_ENOTFOUND: api_respond_error(req, 404, NULL, NULL, "no such user"); return;
+    case IOC_EPERM: api_respond_error(req, 403, NULL, NULL, msg ? msg : "not allowed"); return;
+    default: api_respond_error(req, 503, NULL, NULL, "user store unavailable (database), try again"); return;
     }
 }
 
@@ -85,7 +66,7 @@ static void on_done(void *ud, int status, const char *msg)
         if (status)
             respond_status(ur->req, status, msg);
         else
-            respond_json(ur->req, ur->ok_status, user_entry(ur->app, ur->name));
+            api_respond_json(ur->req, ur->ok_status, user_entry(ur->app, ur->name));
     }
     free(ur);
 }
@@ -95,7 +76,7 @@ static user_req_t *pending(web_req_t *req, app_t *app, const char *name, int ok_
 {
     user_req_t *ur = calloc(1, sizeof *ur);
     if (!ur) {
-        respond_error(req, 500, NULL, "out of memory");
+        api_respond_error(req, 500, NULL, NULL, "out of memory");
         return NULL;
     }
     ur->req = req;
@@ -130,7 +111,7 @@ static void handle_list(web_req_t *req, void *ud)
     if (!auth_store_ready(app->auth))
         respond_status(req, IOC_EDB, NULL);
     else
-        respond_json(req, 200, auth_users_json(app->auth));
+        api_respond_json(req, 200, auth_users_json(app->auth));
 }
 
 static void handle_add(web_req_t *req, void *ud)
@@ -149,13 +130,13 @@ static void handle_add(web_req_t *req, void *ud)
     pw = cJSON_GetObjectItemCaseSensitive(body, "password");
     role = cJSON_GetObjectItemCaseSensitive(body, "role");
     if (!cJSON_IsObject(body))
-        respond_error(req, 400, NULL, "expected a JSON object {\"name\", \"password\", \"role\"}");
+        api_respond_error(req, 400, NULL, NULL, "expected a JSON object {\"name\", \"password\", \"role\"}");
     else if (!cJSON_IsString(name))
-        respond_error(req, 400, "name", "expected a string");
+        api_respond_error(req, 400, "field", "name", "expected a string");
     else if (!cJSON_IsString(pw))
-        respond_error(req, 400, "password", "expected a string");
+        api_respond_error(req, 400, "field", "password", "expected a string");
     else if (!cJSON_IsString(role))
-        respond_error(req, 400, "role", "expected a string");
+        api_respond_error(req, 400, "field", "role", "expected a string");
     else if ((ur = pending(req, app, name->valuestring, 201)))
         started(req, ur,
                 auth_user_add(app->auth, name->valuestring, pw->valuestring, role->valuestring,
@@ -181,17 +162,17 @@ static void handle_change(web_req_t *req, void *ud)
     role = cJSON_GetObjectItemCaseSensitive(body, "role");
     dis = cJSON_GetObjectItemCaseSensitive(body, "disabled");
     if (!cJSON_IsObject(body))
-        respond_error(req, 400, NULL,
+        api_respond_error(req, 400, "field", NULL,
                       "expected a JSON object {\"password\"?, \"role\"?, \"disabled\"?}");
     else if (pw && !cJSON_IsString(pw))
-        respond_error(req, 400, "password", "expected a string");
+        api_respond_error(req, 400, "field", "password", "expected a string");
     else if (role && !cJSON_IsString(role))
-        respond_error(req, 400, "role", "expected a string");
+        api_respond_error(req, 400, "field", "role", "expected a string");
     else if (dis && !cJSON_IsBool(dis))
-        respond_error(req, 400, "disabled", "expected true or false");
+        api_respond_error(req, 400, "field", "disabled", "expected true or false");
     else if (!strcmp(name, who.name) && (cJSON_IsTrue(dis) || (role && strcmp(role->valuestring,
                                                                              "admin"))))
-        respond_error(req, 422, role ? "role" : "disabled",
+        api_respond_error(req, 422, "field", role ? "role" : "disabled",
                       "an admin cannot disable or demote themselves");
     else if ((ur = pending(req, app, name, 200)))
         started(req, ur,
