@@ -87,16 +87,25 @@ static char peek(parser_t *ps)
     return ps->p < ps->len ? ps->s[ps->p] : '\0';
 }
 
-/* Describes the character at the parser's position for messages. */
-static const char *found(parser_t *ps, char *buf, size_t len)
+/* Describes the character at the parser's position for messages ("'x'" or "byte 0x1f");
+ * written into buf. */
+static const char *found(parser_t *ps, char buf[static 16])
 {
+    static const char hex[] = "0123456789abcdef";
     if (ps->p >= ps->len)
         return "the end";
     unsigned char ch = (unsigned char)ps->s[ps->p];
-    if (ch < 0x20 || ch >= 0x7f)
-        snprintf(buf, len, "byte 0x%02x", ch);
-    else
-        snprintf(buf, len, "'%c'", ch);
+    if (ch < 0x20 || ch >= 0x7f) {
+        memcpy(buf, "byte 0x", 7);
+        buf[7] = hex[ch >> 4];
+        buf[8] = hex[ch & 15];
+        buf[9] = '\0';
+    } else {
+        buf[0] = '\'';
+        buf[1] = (char)ch;
+        buf[2] = '\'';
+        buf[3] = '\0';
+    }
     return buf;
 }
 
@@ -138,10 +147,10 @@ static char *dup_span(const char *s, size_t n)
 /* A quoted value ("..." or '...', backslash escapes the next byte) into a new string. */
 static int parse_string(parser_t *ps, char **out)
 {
-    char q = peek(ps), buf[8];
+    char q = peek(ps), buf[16];
     if (q != '"' && q != '\'')
         return fail(ps, ps->p, IOC_EINVAL, "expected a quoted tag value, found %s",
-                    found(ps, buf, sizeof buf));
+                    found(ps, buf));
     size_t start = ps->p++;
     char *v = malloc(ps->len - start + 1);
     size_t n = 0;
@@ -229,7 +238,7 @@ static int parse_filters(parser_t *ps, expr_term_t *t)
         size_t at = ps->p, n = scan_name(ps);
         if (n == 0)
             return fail(ps, at, IOC_EINVAL, "expected a tag name, found %s",
-                        found(ps, buf, sizeof buf));
+                        found(ps, buf));
         if (t->nfilters == EXPR_MAX_FILTERS)
             return fail(ps, at, IOC_EINVAL, "too many tag conditions (at most %d)",
                         EXPR_MAX_FILTERS);
@@ -242,7 +251,7 @@ static int parse_filters(parser_t *ps, expr_term_t *t)
                 return fail(ps, at, IOC_EINVAL, "tag \"%s\" given twice", f->key);
         if (peek(ps) != '=')
             return fail(ps, ps->p, IOC_EINVAL, "expected '=', found %s",
-                        found(ps, buf, sizeof buf));
+                        found(ps, buf));
         ps->p++;
         if (parse_string(ps, &f->value))
             return ps->rc;
@@ -253,7 +262,7 @@ static int parse_filters(parser_t *ps, expr_term_t *t)
         }
         if (ch != ',')
             return fail(ps, ps->p, IOC_EINVAL, "expected ',' or '}', found %s",
-                        found(ps, buf, sizeof buf));
+                        found(ps, buf));
         ps->p++;
     }
 }
@@ -263,7 +272,7 @@ static int parse_aggregate(parser_t *ps, size_t name_off, size_t name_len)
 {
     char buf[16];
     expr_term_t t = {0};
-    size_t idx;
+    size_t idx = 0;
     if (expr_agg_parse(ps->s + name_off, name_len, &t.agg))
         return fail(ps, name_off, IOC_EINVAL,
                     "unknown aggregation \"%.*s\" (use avg, sum, min, max, last, count, rate, "
@@ -273,13 +282,13 @@ static int parse_aggregate(parser_t *ps, size_t name_off, size_t name_len)
     size_t at = ps->p, n = scan_name(ps);
     if (n == 0)
         return fail(ps, at, IOC_EINVAL, "expected a metric name, found %s",
-                    found(ps, buf, sizeof buf));
+                    found(ps, buf));
     if (!(t.metric = dup_span(ps->s + at, n)))
         return fail(ps, at, IOC_ENOMEM, "out of memory");
     if (peek(ps) == '{' && parse_filters(ps, &t))
         goto fail;
     if (peek(ps) != ')') {
-        fail(ps, ps->p, IOC_EINVAL, "expected ')', found %s", found(ps, buf, sizeof buf));
+        fail(ps, ps->p, IOC_EINVAL, "expected ')', found %s", found(ps, buf));
         goto fail;
     }
     ps->p++;
@@ -344,7 +353,7 @@ static int parse_primary(parser_t *ps)
                 ps->p++;
             else
                 rc = fail(ps, ps->p, IOC_EINVAL, "expected ')', found %s",
-                          found(ps, buf, sizeof buf));
+                          found(ps, buf));
         }
     } else if (ch == '-') {
         ps->p++;
@@ -358,7 +367,7 @@ static int parse_primary(parser_t *ps)
             ps->p = at;
             rc = fail(ps, at, IOC_EINVAL,
                       "expected a number, '(' or an aggregate such as sum(metric), found %s",
-                      found(ps, buf, sizeof buf));
+                      found(ps, buf));
         }
     }
     ps->depth--;
@@ -426,7 +435,7 @@ int expr_parse(const char *text, expr_t **out, int *column, char *err, size_t er
     }
     if (parse_sum(&ps) == 0 && peek(&ps) != '\0')
         fail(&ps, ps.p, IOC_EINVAL, "unexpected %s after the expression",
-             found(&ps, buf, sizeof buf));
+             found(&ps, buf));
 out:
     if (ps.rc) {
         *column = column_of(text, ps.err_off);

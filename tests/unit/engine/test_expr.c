@@ -97,7 +97,8 @@ static void test_parse_errors(void **state)
     expect_error("sum(a) sum(b)", 8, "unexpected 's'");
     expect_error("mean(a)", 1, "unknown aggregation \"mean\"");
     expect_error("sum()", 5, "expected a metric name");
-    expect_error("sum(a{d=x})", 9, "expected a quoted tag value");
+    expect_error("sum(a{d=x})", 9, "expected a quoted tag value, found 'x'");
+    expect_error("sum(a{d=\x01})", 9, "expected a quoted tag value, found byte 0x01");
     expect_error("sum(a{d=\"x\" e=\"y\"})", 13, "expected ',' or '}'");
     expect_error("sum(a{d=\"x})", 9, "unterminated string");
     expect_error("sum(a{d=\"1\",d=\"2\"})", 13, "given twice");
