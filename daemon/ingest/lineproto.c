@@ -243,11 +243,11 @@ static int lp_field_value(lp_ctx_t *c, const lp_str_t *key, double *v)
     if (n == 0)
         return lp_fail(c, "field \"%s\": missing value", lp_excerpt(kq, sizeof kq, key->s, key->len));
     if (s[n - 1] == 'i') {
-        int64_t iv;
+        int64_t iv = 0;
         rc = lp_num_int(s, n - 1, &iv);
         *v = (double)iv;
     } else if (s[n - 1] == 'u') {
-        uint64_t uv;
+        uint64_t uv = 0;
         rc = lp_num_uint(s, n - 1, &uv);
         *v = (double)uv;
     } else if ((*s == 't' || *s == 'T' || *s == 'f' || *s == 'F') && lp_bool(s, n, v)) {

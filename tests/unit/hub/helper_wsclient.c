@@ -71,7 +71,11 @@ int wsc_connect(wsc_t *c, int port, const char *extra_headers, int rcvbuf)
         if (end)
             break;
     }
-    sscanf((char *)c->buf, "HTTP/1.%*d %d", &status); /* lws refuses in HTTP/1.0 */
+    char head[64]; /* the status line, NUL-terminated: the buffer itself is not */
+    size_t hl = (size_t)(end - c->buf) < sizeof head - 1 ? (size_t)(end - c->buf) : sizeof head - 1;
+    memcpy(head, c->buf, hl);
+    head[hl] = '\0';
+    sscanf(head, "HTTP/1.%*d %d", &status); /* lws refuses in HTTP/1.0 */
     consume(c, (size_t)(end + 4 - c->buf));
     return status;
 }

@@ -363,6 +363,13 @@ static int drain(wsc_t *c, uint64_t *seq, int want, bool *saw_snapshot)
     return want < 0 ? last : -1;
 }
 
+/* Memory and latency figures mean nothing under ASan or valgrind (IOCD_SANITIZED is set by
+ * scripts/test for those runs): check behaviour only. */
+static bool figures_meaningful(void)
+{
+    return !UNDER_ASAN && !getenv("IOCD_SANITIZED");
+}
+
 static void scenario_slow(fx_t *fx)
 {
     wsc_t good, slow;
@@ -400,7 +407,7 @@ static void scenario_slow(fx_t *fx)
            "RSS %zu kB at tick 30, %zu kB at tick 60; max frames queued %llu\n",
            max_lat / 1000.0, FLOOD_GROUPS, rss_mid, rss_end,
            (unsigned long long)atomic_load(&fx->max_queued));
-    if (snap || max_lat > 1000000 || (!UNDER_ASAN && rss_end > rss_mid + 8 * 1024))
+    if (snap || (figures_meaningful() && (max_lat > 1000000 || rss_end > rss_mid + 8 * 1024)))
         goto out;
     /* the stalled client reads again: gapless seq, and a snapshot instead of what it missed */
     snap = false;
@@ -492,7 +499,8 @@ static void test_idle_memory(void **state)
     hub_get_stats(fx->h, &st);
     printf("heap per idle subscribed /ws client (server side, lws + hub): %zu bytes\n",
            idle_bytes);
-    assert_true(idle_bytes > 0 && idle_bytes < 8192);
+    if (figures_meaningful())
+        assert_true(idle_bytes > 0 && idle_bytes < 8192);
 }
 
 int main(void)

@@ -18,6 +18,13 @@
 /* a look-up still on the threadpool may hold a stop up to the resolver's own timeout */
 #define STOP_MS 30000
 
+
+/* Upper time bounds stretch under valgrind or sanitizers (IOCD_SANITIZED), which slow every
+ * step; lower bounds (the timeouts themselves) do not. */
+static long slack(void)
+{
+    return getenv("IOCD_SANITIZED") ? 10 : 1;
+}
 static const ioc_collector_desc_t *desc;
 static ts_servers_t *servers;
 static ts_ports_t P;
@@ -156,7 +163,7 @@ static void test_every_kind(void **state)
         const fhost_sample_t *s = find(h, "probe.up", "black-hole");
         assert_true(s->ts_us >= t0 && s->ts_us <= t1);
         /* the silent peers time out after 500 ms; the round does not wait for anything else */
-        assert_true(ms >= 480 && ms < 2000);
+        assert_true(ms >= 480 && ms < 2000 * slack());
         /* what the peers received: 3 GETs, 1 OPTIONS, and the GET sent to the RTSP peer */
         assert_int_equal(atomic_load(&seen->http_gets) - gets, 3);
         assert_int_equal(atomic_load(&seen->rtsp_options) - opts, 1);
@@ -182,7 +189,7 @@ static void test_closed_port_is_down_at_once(void **state)
     assert_int_equal(collect(inst, h, 5000, &ms), IOC_OK);
     expect_up(h, "a", 0, 0);
     expect_up(h, "b", 0, 0);
-    assert_true(ms < 500);
+    assert_true(ms < 500 * slack());
     assert_int_equal(fhost_count_logs(h, "refused=2"), 1);
     fhost_stop(desc, inst, h, STOP_MS);
     fhost_free(h);
@@ -219,7 +226,7 @@ static void test_concurrency_limit(void **state)
     assert_int_equal(collect(inst, h, 5000, &ms), IOC_OK);
     assert_int_equal(h->nsamples, 8);
     /* 8 silent targets, 4 at a time: two waves of 200 ms */
-    assert_true(ms >= 390 && ms < 1000);
+    assert_true(ms >= 390 && ms < 1000 * slack());
     fhost_stop(desc, inst, h, STOP_MS);
     fhost_free(h);
     free(cfg);
@@ -235,7 +242,7 @@ static void test_round_budget_skips_and_rotates(void **state)
     double ms;
     /* the budget is 900 ms: waves at 0 and 400 ms fit, one at 800 ms would not */
     assert_int_equal(collect(inst, h, 5000, &ms), IOC_ETIMEDOUT);
-    assert_true(ms >= 790 && ms < 1000); /* within the host's timeout */
+    assert_true(ms >= 790 && ms < 1000 * slack()); /* within the host's timeout */
     assert_int_equal(h->nsamples, 4);
     for (int i = 0; i < 8; i++) {
         char name[16];
@@ -317,7 +324,7 @@ static void test_two_thousand_targets(void **state)
     assert_int_equal(atomic_load(&seen->rtsp_options) - opts, 500);
     assert_int_equal(atomic_load(&seen->malformed) - bad, 0);
     /* well within the 4.5 s budget, and the loop kept ticking all along */
-    assert_true(ms < 4500);
+    assert_true(ms < 4500 * slack());
     assert_true(k.ticks >= 2);
     assert_true(k.max_gap_ns < 100000000u);
     print_message("2000 targets: round %.0f ms, longest loop gap %.1f ms over %u ticks\n", ms,
