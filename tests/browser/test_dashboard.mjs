@@ -52,7 +52,22 @@ function parseShown(text, lang) {
 const tileText = (page, id) => page.locator(`.tile[data-id="${id}"] .v`).textContent();
 
 // Every tile shows the API's value (rounded as the page rounds) and status.
+// The simulator keeps sending: the page and a read of the API a moment apart can differ while an
+// update is on its way (a source's first value, say). Compare until they agree, for a few seconds.
 async function checkAgainstApi(page, d, lang) {
+  let last;
+  for (const end = Date.now() + 5000; Date.now() < end;) {
+    try {
+      return await compareWithApi(page, d, lang);
+    } catch (e) {
+      last = e;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  throw last;
+}
+
+async function compareWithApi(page, d, lang) {
   const doc = await d.getJson("/api/v1/indicators");
   const shown = await page.evaluate(() => [...document.querySelectorAll(".tile")].map((t) => ({
     id: t.dataset.id, text: t.querySelector(".v").textContent, status: t.dataset.status,

@@ -409,7 +409,8 @@ def test_hashing_off_the_loop():
     slowest = max(r[1] for r in results)
     print(f"   /healthz worst {worst * 1000:.1f} ms while 4 log-ins took up to {slowest * 1000:.0f} ms")
     check(all(r[0] == 401 for r in results), f"log-ins: {results}")
-    check(worst < slowest / 2, "the loop waited for password hashing")
+    if not os.environ.get("IOCD_SANITIZED"):  # timing says nothing under ASan on a busy machine
+        check(worst < slowest / 2, "the loop waited for password hashing")
 
 
 def test_audit_log():
