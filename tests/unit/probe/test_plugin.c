@@ -20,7 +20,8 @@
 
 
 /* Upper time bounds stretch under valgrind or sanitizers (IOCD_SANITIZED), which slow every
- * step; lower bounds (the timeouts themselves) do not. */
+ * step; lower bounds (the timeouts themselves) do not, but allow the loop's cached clock to be
+ * a few tens of ms behind the wall clock when a round starts. */
 static long slack(void)
 {
     return getenv("IOCD_SANITIZED") ? 10 : 1;
@@ -163,7 +164,8 @@ static void test_every_kind(void **state)
         const fhost_sample_t *s = find(h, "probe.up", "black-hole");
         assert_true(s->ts_us >= t0 && s->ts_us <= t1);
         /* the silent peers time out after 500 ms; the round does not wait for anything else */
-        assert_true(ms >= 480 && ms < 2000 * slack());
+        if (!(ms >= 450 && ms < 2000 * slack()))
+            fail_msg("round took %.0f ms: want 450 to %ld", ms, 2000 * slack());
         /* what the peers received: 3 GETs, 1 OPTIONS, and the GET sent to the RTSP peer */
         assert_int_equal(atomic_load(&seen->http_gets) - gets, 3);
         assert_int_equal(atomic_load(&seen->rtsp_options) - opts, 1);
@@ -226,7 +228,7 @@ static void test_concurrency_limit(void **state)
     assert_int_equal(collect(inst, h, 5000, &ms), IOC_OK);
     assert_int_equal(h->nsamples, 8);
     /* 8 silent targets, 4 at a time: two waves of 200 ms */
-    assert_true(ms >= 390 && ms < 1000 * slack());
+    assert_true(ms >= 360 && ms < 1000 * slack());
     fhost_stop(desc, inst, h, STOP_MS);
     fhost_free(h);
     free(cfg);
@@ -242,7 +244,7 @@ static void test_round_budget_skips_and_rotates(void **state)
     double ms;
     /* the budget is 900 ms: waves at 0 and 400 ms fit, one at 800 ms would not */
     assert_int_equal(collect(inst, h, 5000, &ms), IOC_ETIMEDOUT);
-    assert_true(ms >= 790 && ms < 1000 * slack()); /* within the host's timeout */
+    assert_true(ms >= 750 && ms < 1000 * slack()); /* within the host's timeout */
     assert_int_equal(h->nsamples, 4);
     for (int i = 0; i < 8; i++) {
         char name[16];
