@@ -136,6 +136,19 @@ static void cookie_header(const char *set_cookie, char *out, size_t size)
     snprintf(out, size, "%.*s", (int)strcspn(set_cookie, ";"), set_cookie);
 }
 
+/* The store writes to PostgreSQL in the background: runs the loop until sql counts `want` rows
+ * (or 5 s pass) and returns the last count. */
+static long long count_when_written(ctx_t *c, const char *sql, long long want)
+{
+    long long n = helper_count(c->dsn, sql);
+    for (int i = 0; i < 100 && n != want; i++) {
+        bool never = false;
+        helper_run_until(&c->loop, &never, 50);
+        n = helper_count(c->dsn, sql);
+    }
+    return n;
+}
+
 static void test_users_and_sessions(void **state)
 {
     ctx_t *c = *state;
@@ -172,7 +185,7 @@ static void test_users_and_sessions(void **state)
     snprintf(both, sizeof both, "theme=dark; %s; lang=vi", cookie);
     assert_int_equal(auth_identify(&c->cfg, NULL, both, &who), ROLE_OPERATOR);
     /* The digest, never the cookie, is stored. */
-    assert_int_equal(helper_count(c->dsn, "SELECT count(*) FROM sessions"), 1);
+    assert_int_equal(count_when_written(c, "SELECT count(*) FROM sessions", 1), 1);
 
     /* Disabling the person ends the session (the revoke callback names it). */
     c->nrevoked = 0;
@@ -206,8 +219,7 @@ static void test_logout_and_reload(void **state)
     assert_int_equal(auth_identify(&c->cfg, NULL, gone, &who), 0);
 
     /* Let the background writes land, then restart the store: the live session survives. */
-    for (int i = 0; i < 200 && helper_count(c->dsn, "SELECT count(*) FROM sessions") != 1; i++)
-        uv_run(&c->loop, UV_RUN_NOWAIT);
+    assert_int_equal(count_when_written(c, "SELECT count(*) FROM sessions", 1), 1);
     close_auth(c);
     assert_int_equal(auth_identify(&c->cfg, NULL, keep, &who), 0); /* no store, no sessions */
     open_auth(c);
@@ -251,7 +263,9 @@ static void test_tokens(void **state)
     c->done = false;
     assert_int_equal(auth_token_revoke(c->auth, "gw", "root", NULL, on_done, c), 0);
     assert_int_equal(wait_done(c), IOC_ENOTFOUND);
-    assert_int_equal(helper_count(c->dsn, "SELECT count(*) FROM api_tokens WHERE revoked_at IS NOT NULL"), 1);
+    assert_int_equal(count_when_written(
+                         c, "SELECT count(*) FROM api_tokens WHERE revoked_at IS NOT NULL", 1),
+                     1);
 }
 
 static void test_bootstrap_and_hashing_bound(void **state)
