@@ -1,6 +1,7 @@
 # iocd_collector(NAME sources...): builds collectors/<NAME> as <NAME>.so exporting only `ioc_collector`.
 function(iocd_collector name)
-  add_library(collector_${name} MODULE ${ARGN})
+  # collectors/common/: helpers every plugin compiles in (a plugin links no daemon code).
+  add_library(collector_${name} MODULE ${ARGN} ${CMAKE_SOURCE_DIR}/collectors/common/plugin_config.c)
   set_target_properties(collector_${name} PROPERTIES
     PREFIX "" OUTPUT_NAME ${name}
     C_VISIBILITY_PRESET hidden

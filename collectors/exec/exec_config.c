@@ -8,6 +8,7 @@
 
 #include "exec.h"
 #include "ingest/lineproto.h"
+#include "../common/plugin_config.h"
 
 #define DEFAULT_INTERVAL_MS 10000ULL
 #define HOST_TIMEOUT_CAP_MS 60000ULL
@@ -20,31 +21,7 @@ static const char *const own_keys[] = {"command", "shell", "env", "cwd", "precis
 /* What the child inherits from iocd's environment (the rest, e.g. IOCD_DATABASE_DSN, stays). */
 static const char *const inherited[] = {"PATH", "HOME", "LANG", "LC_ALL", "TZ"};
 
-static bool in_list(const char *key, const char *const *list, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(key, list[i]) == 0)
-            return true;
-    return false;
-}
 
-/* "500ms", "10s", "5m", "1h", "7d" as the host reads them. Returns 0 or -1. */
-static int parse_duration(const char *s, uint64_t *ms)
-{
-    static const struct { const char *unit; uint64_t ms; } units[] = {
-        {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
-    char *end;
-    if (*s < '0' || *s > '9')
-        return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    for (size_t i = 0; i < NELEM(units); i++) {
-        if (strcmp(end, units[i].unit) == 0 && v <= UINT64_MAX / units[i].ms) {
-            *ms = v * units[i].ms;
-            return 0;
-        }
-    }
-    return -1;
-}
 
 /* A size: a JSON number of bytes or "8MiB", "500KB", ... Returns 0 or -1. */
 static int parse_size(const cJSON *it, uint64_t *bytes)
@@ -79,11 +56,11 @@ static int kill_times(const cJSON *obj, exec_config_t *cfg, char *err, size_t er
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(obj, "timeout");
     const cJSON *iv = cJSON_GetObjectItemCaseSensitive(obj, "interval");
     uint64_t host_ms = DEFAULT_INTERVAL_MS;
-    if (cJSON_IsString(iv) && parse_duration(iv->valuestring, &host_ms) != 0)
+    if (cJSON_IsString(iv) && plugin_parse_duration(iv->valuestring, &host_ms) != 0)
         host_ms = DEFAULT_INTERVAL_MS;
     if (host_ms > HOST_TIMEOUT_CAP_MS)
         host_ms = HOST_TIMEOUT_CAP_MS;
-    if (t && (!cJSON_IsString(t) || parse_duration(t->valuestring, &host_ms) != 0 ||
+    if (t && (!cJSON_IsString(t) || plugin_parse_duration(t->valuestring, &host_ms) != 0 ||
               host_ms == 0)) {
         snprintf(err, errlen, "timeout: must be a duration such as \"10s\"");
         return IOC_EINVAL;
@@ -274,8 +251,8 @@ int exec_config_parse(const cJSON *obj, exec_config_t *out, char *err, size_t er
     int rc;
     memset(out, 0, sizeof *out);
     for (const cJSON *it = obj->child; it; it = it->next) {
-        if (!in_list(it->string, host_keys, NELEM(host_keys)) &&
-            !in_list(it->string, own_keys, NELEM(own_keys))) {
+        if (!plugin_in_list(it->string, host_keys, NELEM(host_keys)) &&
+            !plugin_in_list(it->string, own_keys, NELEM(own_keys))) {
             snprintf(err, errlen, "unknown key \"%.64s\" (known: command, shell, env, cwd, "
                      "precision, max_output)", it->string);
             return IOC_EINVAL;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "probe.h"
+#include "../common/plugin_config.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define DEFAULT_INTERVAL_MS 10000u
@@ -15,13 +16,6 @@
 
 static const char *const host_keys[] = {"plugin", "name", "interval", "timeout", "enabled"};
 
-static bool in_list(const char *k, const char *const *list, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(k, list[i]) == 0)
-            return true;
-    return false;
-}
 
 /* Where a target came from, for error messages about it after parsing (duplicates). */
 typedef struct origin {
@@ -37,24 +31,6 @@ static void where_of(const origin_t *o, char *out, size_t outlen)
         snprintf(out, outlen, "targets[%zu].", o->n);
 }
 
-/* Parses "500ms", "10s", "5m" or "1h" into milliseconds. Returns 0 or -1. */
-static int parse_duration(const char *s, uint64_t *ms)
-{
-    static const struct { const char *suffix; uint64_t ms; } units[] = {
-        {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
-    char *end;
-    if (*s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    unsigned long long n = strtoull(s, &end, 10);
-    for (size_t i = 0; i < NELEM(units); i++) {
-        if (errno == 0 && strcmp(end, units[i].suffix) == 0 && n <= UINT32_MAX) {
-            *ms = n * units[i].ms;
-            return 0;
-        }
-    }
-    return -1;
-}
 
 /* The round budget: 90% of the host's collect timeout (default: the interval, at most 60 s),
  * so a round ends, and says what it skipped, before the host gives up on it. */
@@ -63,11 +39,11 @@ static int round_budget(const cJSON *obj, uint64_t *ms, char *err, size_t errlen
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(obj, "timeout");
     const cJSON *iv = cJSON_GetObjectItemCaseSensitive(obj, "interval");
     uint64_t host_ms = DEFAULT_INTERVAL_MS;
-    if (cJSON_IsString(iv) && parse_duration(iv->valuestring, &host_ms) != 0)
+    if (cJSON_IsString(iv) && plugin_parse_duration(iv->valuestring, &host_ms) != 0)
         host_ms = DEFAULT_INTERVAL_MS;
     if (host_ms > HOST_TIMEOUT_CAP_MS)
         host_ms = HOST_TIMEOUT_CAP_MS;
-    if (t && (!cJSON_IsString(t) || parse_duration(t->valuestring, &host_ms) != 0)) {
+    if (t && (!cJSON_IsString(t) || plugin_parse_duration(t->valuestring, &host_ms) != 0)) {
         snprintf(err, errlen, "timeout: must be a duration such as \"10s\"");
         return IOC_EINVAL;
     }
@@ -188,7 +164,7 @@ static int parse_target(const cJSON *obj, const cJSON *common, const char *where
         return IOC_EINVAL;
     }
     for (const cJSON *it = obj->child; it; it = it->next) {
-        if (!in_list(it->string, keys, NELEM(keys))) {
+        if (!plugin_in_list(it->string, keys, NELEM(keys))) {
             snprintf(err, errlen, "%sunknown key \"%.64s\" (known: name, kind, address, path, "
                      "expect_status, tags)", where, it->string);
             return IOC_EINVAL;
@@ -432,7 +408,7 @@ static int parse_options(const cJSON *obj, probe_config_t *out, char *err, size_
     if (out->target_timeout_ms == 0)
         out->target_timeout_ms = 1;
     if (tt) {
-        if (!cJSON_IsString(tt) || parse_duration(tt->valuestring, &out->target_timeout_ms) != 0 ||
+        if (!cJSON_IsString(tt) || plugin_parse_duration(tt->valuestring, &out->target_timeout_ms) != 0 ||
             out->target_timeout_ms < 10 || out->target_timeout_ms > 600000) {
             snprintf(err, errlen, "target_timeout: must be a duration from \"10ms\" to \"10m\"");
             return IOC_EINVAL;
@@ -462,8 +438,8 @@ int probe_config_parse(const cJSON *obj, probe_config_t *out, char *err, size_t 
         goto out;
     }
     for (const cJSON *it = obj->child; it; it = it->next) {
-        if (!in_list(it->string, host_keys, NELEM(host_keys)) &&
-            !in_list(it->string, own_keys, NELEM(own_keys))) {
+        if (!plugin_in_list(it->string, host_keys, NELEM(host_keys)) &&
+            !plugin_in_list(it->string, own_keys, NELEM(own_keys))) {
             snprintf(err, errlen, "unknown key \"%.64s\" (known: targets, targets_file, tags, "
                      "concurrency, target_timeout)", it->string);
             goto out;

@@ -1,5 +1,6 @@
 /* Compiles the http_json plugin's pure sources (mapping, pointers, times, config) into the tests:
  * the plugin itself is a .so that exports only its descriptor. */
+#include "../../../collectors/common/plugin_config.c"
 #include "../../../collectors/http_json/hj_config.c"
 #include "../../../collectors/http_json/hj_emit.c"
 #include "../../../collectors/http_json/hj_map.c"
